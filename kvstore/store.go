@@ -31,7 +31,12 @@ type Store interface {
 	// Watch reports the value of key on the returned channel: first the current pair if the key
 	// exists, then one pair per write (writes of the same value included), in LastIndex order. A
 	// deletion is sent as a nil *KVPair. A missing key is waited for, not an error. If the
-	// receiver is slow, the watch waits for it: no write is skipped.
+	// receiver is slow, the watch waits for it rather than dropping events.
+	//
+	// etcd, etcd v2 and BoltDB deliver every write. Consul's blocking queries and ZooKeeper's
+	// one-shot watches return only the latest state, so on those backends writes that land within
+	// one server round trip of each other may arrive as one event: the events still never go back
+	// in LastIndex, and the last one is always the final state.
 	//
 	// The channel is closed by the Store within a second of ctx ending or of Close, and when the
 	// watch can no longer be kept up; transient connection loss is retried inside. After writes
