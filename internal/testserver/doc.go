@@ -1,0 +1,29 @@
+// Package testserver starts the real servers kvmirror's tests run against: etcd (v3 and v2 APIs),
+// Consul, ZooKeeper and a Kubernetes API server (envtest), plus a TCP proxy that stalls or cuts
+// connections for fault tests.
+//
+// Each starter runs the server as a child process on free loopback ports with a temporary data
+// folder, returns once the server serves clients, and stops it when the test ends. When the test
+// fails, the end of the server's log is printed. Tests may run in parallel: every server is
+// private to the test that started it.
+//
+//	func TestPutGet(t *testing.T) {
+//		t.Parallel()
+//		srv := testserver.Etcd(t, testserver.WithTLS(), testserver.WithAuth())
+//		cli, err := clientv3.New(clientv3.Config{
+//			Endpoints: srv.Endpoints, TLS: srv.TLS, Username: srv.Username, Password: srv.Password,
+//		})
+//		...
+//		srv.Kill(t)  // crash it,
+//		srv.Start(t) // and bring it back on the same ports with the same data.
+//	}
+//
+// The binaries are installed by `make test-deps` (hack/test-deps.sh): Debian's ZooKeeper and
+// etcd 3.4, and etcd, Consul and kube-apiserver built into the cache folder BinDir. When one is
+// missing, the test fails if CI=true or KVMIRROR_REQUIRE_SERVERS=1 (as under `make test`), and is
+// otherwise skipped with a loud message, so that someone running one package by hand learns what
+// did not run.
+//
+// Each server is killed by the kernel if the test process dies without cleaning up (Linux), so a
+// panic or a -timeout leaves no server behind.
+package testserver
