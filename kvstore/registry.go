@@ -73,6 +73,7 @@ func OpenURL(ctx context.Context, rawURL string, cfg *Config) (Store, error) {
 // of base (which may be nil). Its forms:
 //
 //	etcd://h1:2379,h2:2379/            etcdv2://h1:2379   consul://h1:8500   zk://h1:2181,h2:2181
+//	zk://h1:2181,h2:2181/app           (ZooKeeper with the chroot /app)
 //	boltdb:///var/lib/kv.db?bucket=b    (an absolute path; boltdb://data/kv.db is relative)
 //	etcd://user:password@h1:2379       (credentials; Consul takes ?token=...)
 //
@@ -114,6 +115,12 @@ func ParseURL(rawURL string, base *Config) (backend string, endpoints []string, 
 			if host = strings.TrimSpace(host); host != "" {
 				endpoints = append(endpoints, host)
 			}
+		}
+		if chroot := strings.Trim(path, "/"); chroot != "" && len(endpoints) > 0 {
+			if backend != "zookeeper" {
+				return "", nil, nil, fmt.Errorf("kvstore: store URL %q: a path (/%s) applies only to ZooKeeper, as its chroot", rawURL, chroot)
+			}
+			endpoints[len(endpoints)-1] += "/" + chroot
 		}
 	}
 	if len(endpoints) == 0 || endpoints[0] == "/" {

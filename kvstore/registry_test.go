@@ -24,6 +24,7 @@ func TestParseURL(t *testing.T) {
 			check: func(c *kvstore.Config) bool { return c.Token == "secret" }},
 		{url: "zk://h1:2181,h2:2181,h3:2181", backend: "zookeeper", endpoints: []string{"h1:2181", "h2:2181", "h3:2181"}},
 		{url: "zookeeper://h1:2181", backend: "zookeeper", endpoints: []string{"h1:2181"}},
+		{url: "zk://h1:2181,h2:2181/app/", backend: "zookeeper", endpoints: []string{"h1:2181", "h2:2181/app"}},
 		{url: "boltdb:///var/lib/x.db?bucket=b&persist=true", backend: "boltdb", endpoints: []string{"/var/lib/x.db"},
 			check: func(c *kvstore.Config) bool { return c.Bucket == "b" && c.PersistConnection }},
 		{url: "boltdb://data/x.db?bucket=b", backend: "boltdb", endpoints: []string{"data/x.db"}},
@@ -56,6 +57,7 @@ func TestParseURLErrors(t *testing.T) {
 		"etcd://h1:2379?timeout=abc", // bad duration
 		"etcd://h1:2379?persist=yes", // bad bool
 		"etcd://h1:2379?colour=blue", // unknown parameter
+		"etcd://h1:2379/app",         // a path is a ZooKeeper chroot only
 	} {
 		if _, _, _, err := kvstore.ParseURL(raw, nil); err == nil {
 			t.Errorf("ParseURL(%q) succeeded, want an error", raw)

@@ -1,0 +1,135 @@
+package zookeeper_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kvmirror/kvmirror/internal/testserver"
+	"github.com/kvmirror/kvmirror/kvstore"
+)
+
+// TestTTLDisabled: a server started without zookeeper.extendedTypesEnabled refuses TTL nodes;
+// Put and AtomicPut with a TTL then fail with ErrCallNotSupported, naming the server setting, and
+// write nothing. Locks do not need TTL nodes and work.
+func TestTTLDisabled(t *testing.T) {
+	st := openStore(t, startZooKeeperWithoutTTL(t), nil)
+	ctx := t.Context()
+	opts := &kvstore.WriteOptions{TTL: time.Minute}
+	errs := map[string]error{"Put": st.Put(ctx, "ttl/k", []byte("v"), opts)}
+	_, _, errs["AtomicPut"] = st.AtomicPut(ctx, "ttl/k", []byte("v"), nil, opts)
+	for op, err := range errs {
+		if !errors.Is(err, kvstore.ErrCallNotSupported) || !strings.Contains(err.Error(), "-Dzookeeper.extendedTypesEnabled=true") {
+			t.Errorf("%s with TTL: %v; want ErrCallNotSupported naming the server setting", op, err)
+		}
+	}
+	if _, err := st.List(ctx, "ttl", nil); !errors.Is(err, kvstore.ErrKeyNotFound) {
+		t.Errorf("List after refused writes: %v, want ErrKeyNotFound", err)
+	}
+	lock, err := st.NewLock(ctx, "ttl/lock", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Lock(ctx); err != nil {
+		t.Fatalf("Lock on a server without TTL nodes: %v", err)
+	}
+	if err := lock.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startZooKeeperWithoutTTL starts a ZooKeeper whose extended types (TTL nodes) are off, which
+// testserver.ZooKeeper cannot do: it always turns them on. It is the bare minimum (no TLS, no
+// auth); the binaries are those TestMain's server proved present.
+func startZooKeeperWithoutTTL(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+	_, port, _ := strings.Cut(addr, ":")
+	cfg := filepath.Join(dir, "zoo.cfg")
+	config := strings.Join([]string{
+		"tickTime=500", "dataDir=" + filepath.Join(dir, "data"), "clientPort=" + port,
+		"clientPortAddress=127.0.0.1", "admin.enableServer=false", "4lw.commands.whitelist=srvr",
+	}, "\n")
+	if err := os.WriteFile(cfg, []byte(config+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.Create(filepath.Join(dir, "zookeeper.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = log.Close() }()
+	cmd := exec.Command("/usr/bin/java", "-Xmx128m", "-XX:TieredStopAtLevel=1", "-Djava.net.preferIPv4Stack=true",
+		"-cp", "/usr/share/java/zookeeper.jar:/usr/share/java/*", "org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting ZooKeeper: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			out, _ := os.ReadFile(log.Name())
+			t.Logf("ZooKeeper log:\n%s", out)
+		}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	for {
+		probe, done := context.WithTimeout(ctx, 2*time.Second)
+		out, err := testserver.FourLetterWord(probe, addr, nil, "srvr")
+		done()
+		if err == nil && strings.Contains(out, "Mode: standalone") {
+			return []string{addr}
+		}
+		select {
+		case <-exited:
+			t.Fatal("ZooKeeper exited during start-up")
+		case <-ctx.Done():
+			t.Fatalf("ZooKeeper not serving: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// TestNodeKindLimits: ZooKeeper cannot change whether a node has a TTL, or belongs to a lock,
+// while it has children; such writes fail with ErrCallNotSupported and change nothing, and no key
+// can be written below a held lock's key (ZooKeeper's ephemeral nodes have no children).
+func TestNodeKindLimits(t *testing.T) {
+	st := openStore(t, endpoints, nil)
+	ctx := t.Context()
+	dir := "limits-" + rand.Text()[:8]
+	if err := st.Put(ctx, dir+"/parent/child", []byte("c"), nil); err != nil {
+		t.Fatal(err)
+	}
+	err := st.Put(ctx, dir+"/parent", []byte("p"), &kvstore.WriteOptions{TTL: time.Minute})
+	if !errors.Is(err, kvstore.ErrCallNotSupported) {
+		t.Errorf("Put with TTL on a key with children: %v, want ErrCallNotSupported", err)
+	}
+	if _, err := st.Get(ctx, dir+"/parent", nil); !errors.Is(err, kvstore.ErrKeyNotFound) {
+		t.Errorf("Get after the refused write: %v, want ErrKeyNotFound", err)
+	}
+	lock, err := st.NewLock(ctx, dir+"/lock", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Unlock(ctx) }()
+	if err := st.Put(ctx, dir+"/lock/below", []byte("x"), nil); !errors.Is(err, kvstore.ErrCallNotSupported) {
+		t.Errorf("Put below a held lock's key: %v, want ErrCallNotSupported", err)
+	}
+	if pair, err := st.Get(ctx, dir+"/parent/child", nil); err != nil || string(pair.Value) != "c" {
+		t.Errorf("child after the refused writes = %v, %v", pair, err)
+	}
+}
