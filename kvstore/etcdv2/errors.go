@@ -11,11 +11,42 @@ import (
 	"github.com/kvmirror/kvmirror/kvstore"
 )
 
-// ErrForeignNode is returned when a node that this package did not write sits where the key
-// layout needs a directory: a plain v2 file at "/a" (written by another v2 client) blocks the
-// key "a" and every key below it. The Store never creates such a node itself; reads treat the
-// key as missing, writes fail with this error rather than touch data they do not own.
+// ErrForeignNode is returned when a node that kvmirror's layout cannot use sits where a write
+// needs a directory. The usual case is a plain v2 file above the key: see PlainFileError, which
+// wraps it. The other is a directory where a key's value file belongs (a directory named "=",
+// which only another v2 client makes). The Store never deletes such a node to make room.
 var ErrForeignNode = errors.New("etcdv2: a node written outside kvstore is in the way")
+
+// PlainFileError is the error of a write below a key that is a plain v2 file: while "app/db"
+// is a file (after etcdctl set /app/db x, say), "app/db/host" cannot be written, because a v2
+// node is a file or a directory, never both, and turning the file into a directory cannot be
+// done atomically, nor without breaking the other clients that read it. Delete "app/db" first
+// (a Put then writes it in kvmirror's layout, as a directory), or keep the two trees apart.
+// errors.Is(err, ErrForeignNode) holds for it.
+type PlainFileError struct {
+	// Path is the v2 path of the file in the way, as etcd reports it.
+	Path string
+	// Key is the key that the file holds, "" when its path maps to no key (see the package
+	// documentation).
+	Key string
+}
+
+func (e *PlainFileError) Error() string {
+	if e.Key != "" {
+		return fmt.Sprintf("etcdv2: key %q is a plain v2 file, and a v2 file cannot have keys below it", e.Key)
+	}
+	return fmt.Sprintf("etcdv2: the plain v2 file %s is in the way, and a v2 file cannot have nodes below it", e.Path)
+}
+
+// Unwrap makes a PlainFileError an ErrForeignNode, the error that callers already test for.
+func (e *PlainFileError) Unwrap() error { return ErrForeignNode }
+
+// newPlainFileError returns the PlainFileError of a NotDir answer, whose cause is the file's
+// path.
+func newPlainFileError(e client.Error) *PlainFileError {
+	key, _ := keyOfFile(e.Cause)
+	return &PlainFileError{Path: e.Cause, Key: key}
+}
 
 // errHistoryCleared is what a watch gets when etcd no longer has the events it asked for: the
 // v2 API keeps only the last 1000 events, and none across a restart.
@@ -39,7 +70,8 @@ func (s *Store) wrapErr(ctx context.Context, op, key string, err error) error {
 	switch {
 	case kind == nil:
 		return fmt.Errorf("%s: %w", prefix, err)
-	case errors.Is(kind, kvstore.ErrKeyNotFound) || errors.Is(kind, kvstore.ErrKeyModified) || errors.Is(kind, kvstore.ErrKeyExists):
+	case errors.Is(kind, kvstore.ErrKeyNotFound) || errors.Is(kind, kvstore.ErrKeyModified) || errors.Is(kind, kvstore.ErrKeyExists),
+		isPlainFile(kind):
 		// etcd's message would only repeat the kind, with a node path of the layout.
 		return fmt.Errorf("%s: %w", prefix, kind)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -86,7 +118,10 @@ func classifyCode(e client.Error) error {
 		return kvstore.ErrKeyModified
 	case client.ErrorCodeNodeExist:
 		return kvstore.ErrKeyExists
-	case client.ErrorCodeNotFile, client.ErrorCodeNotDir:
+	case client.ErrorCodeNotDir:
+		// The only node that is not a directory is a file, and etcd names it as the cause.
+		return newPlainFileError(e)
+	case client.ErrorCodeNotFile:
 		return ErrForeignNode
 	case client.ErrorCodeUnauthorized:
 		return kvstore.ErrPermissionDenied
@@ -102,6 +137,11 @@ func classifyCode(e client.Error) error {
 		}
 	}
 	return nil
+}
+
+func isPlainFile(err error) bool {
+	var plain *PlainFileError
+	return errors.As(err, &plain)
 }
 
 // isCode reports whether err is a v2 API error with the given code.

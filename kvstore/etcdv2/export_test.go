@@ -11,7 +11,7 @@ var (
 	NodePath    = nodePath
 	LeafPath    = leafPath
 	QueuePath   = queuePath
-	KeyOfLeaf   = keyOfLeaf
+	KeyOfFile   = keyOfFile
 	EncodeValue = encodeValue
 	DecodeValue = decodeValue
 )
@@ -19,4 +19,10 @@ var (
 // SetWatchPoll shortens the long polls of the watches that st starts from now on.
 func SetWatchPoll(st kvstore.Store, d time.Duration) {
 	st.(*Store).poll = d
+}
+
+// SetReshaped makes fn run in the calls of st on a plain key, between the request that finds
+// the file and the one that acts on it. Set it before st is used concurrently.
+func SetReshaped(st kvstore.Store, fn func()) {
+	st.(*Store).reshaped = fn
 }

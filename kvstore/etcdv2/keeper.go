@@ -13,7 +13,7 @@ import (
 // closes lost and changes index once started.
 type keeper struct {
 	s     *Store
-	leaf  string // the lock key's value file
+	leaf  string // the file that holds the lock key: its value file, or its plain file
 	queue string // the lock's queue directory
 	node  string // this acquisition's queue node
 	ttl   time.Duration

@@ -18,6 +18,7 @@ import (
 //	key "x/=y"    ->  file /x/==y/=      (escaped segment)
 //	key "_tmp/k"  ->  file /=_tmp/k/=    (escaped segment)
 //	lock "a/b"    ->  in-order files in /_kvmirror/locks/a/b/=/ (hidden)
+//	key "app/db"  <-  plain file /app/db  (written by another v2 client; see keyOfFile)
 //
 // Segments that begin with escapeChar or with '_' are stored with one escapeChar in front, so
 // no stored segment is ever leafName (kvstore segments are never empty) and none begins with
@@ -59,30 +60,57 @@ func queuePath(canonical string) string {
 	return lockRoot + nodePath(canonical) + "/" + leafName
 }
 
-// keyOfLeaf returns the canonical key whose value is the v2 file at p, and false when p is not
-// such a file: a node of another layout (written by another v2 client), or a hidden one.
-func keyOfLeaf(p string) (string, bool) {
-	dir, name := path.Split(p)
-	if name != leafName {
+// A plain v2 file, written by another v2 client (etcdctl set /app/db/host x, confd's users),
+// is a key too: the file at nodePath(k) holds the value of key k, wherever a kvmirror Store
+// would have put k's directory. A node is a file or a directory, never both, so a key is held
+// either way, never both at once, and reading it is one request more only when it is plain.
+// Mapping both kinds of file through the same segment escaping keeps the mapping one to one:
+// Get, Put and List of a key all reach the node that List reports it from. The price is that a
+// plain name beginning with '=' is read through the escaping too ("==x" is the key "=x", "=x"
+// is no key), and a plain name beginning with '_' is no key (etcd hides it from listings and
+// watches anyway).
+
+// keyOfFile returns the canonical key whose value is the v2 file at p, of either kind, and false
+// when p holds no key: a hidden node, a name no escaped segment can be, or the root's "/=".
+func keyOfFile(p string) (string, bool) {
+	trimmed := strings.Trim(p, "/")
+	if dir, name := path.Split(trimmed); name == leafName {
+		// kvmirror's layout: the key is the directory that holds the value file.
+		trimmed = strings.TrimSuffix(dir, "/")
+	}
+	if trimmed == "" {
 		return "", false
 	}
-	segs := strings.Split(strings.Trim(dir, "/"), "/")
+	segs := strings.Split(trimmed, "/")
 	for i, seg := range segs {
-		switch {
-		case seg == "" || seg[0] == '_':
+		key, ok := keySegment(seg)
+		if !ok {
 			return "", false
-		case seg[0] == escapeChar:
-			if len(seg) == 1 {
-				return "", false
-			}
-			segs[i] = seg[1:]
 		}
+		segs[i] = key
 	}
 	key := strings.Join(segs, "/")
 	if _, err := kvstore.Normalize(key); err != nil {
+		// A name etcd accepts but kvstore does not (a control character, "..", too long).
 		return "", false
 	}
 	return key, true
+}
+
+// keySegment returns the key segment that nodePath stores as seg, and false when it stores none
+// that way. Only segments beginning with escapeChar or '_' are escaped, so a stored segment that
+// begins with escapeChar and goes on with anything else, leafName itself included, is no key's:
+// reading "=x" as "x" would give "x" a second node, and two nodes could then claim one key.
+func keySegment(seg string) (string, bool) {
+	switch {
+	case seg == "" || seg[0] == '_':
+		return "", false
+	case seg[0] != escapeChar:
+		return seg, true
+	case len(seg) > 1 && (seg[1] == escapeChar || seg[1] == '_'):
+		return seg[1:], true
+	}
+	return "", false
 }
 
 // parentDir returns the v2 directory that holds p, "/" for a node at the top.

@@ -162,34 +162,27 @@ func countFiles(n *client.Node) int {
 	return total
 }
 
-// testForeignNode: a plain v2 file written by another client is no key of the Store; reads see
-// nothing, writes that would need its place fail with ErrForeignNode, and the file is kept.
+// testForeignNode: a directory named like a value file, which only another v2 client makes,
+// is no key's value; reads see nothing there, writes of that key fail with ErrForeignNode, and
+// the directory is kept. (Plain files are keys: see plain_test.go.)
 func testForeignNode(t *testing.T, server *testserver.Server) {
 	st, rk := open(t, server, nil), raw(t, server)
 	ctx := t.Context()
-	dir := prefix(t)
-	if _, err := rk.Set(ctx, "/"+dir+"/plain", "foreign", nil); err != nil {
+	key := prefix(t) + "/k"
+	if _, err := rk.Set(ctx, "/"+key+"/=/inside", "foreign", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Put(ctx, dir+"/mine", []byte("v"), nil); err != nil {
-		t.Fatal(err)
+	if _, err := st.Get(ctx, key, nil); !errors.Is(err, kvstore.ErrKeyNotFound) {
+		t.Errorf("Get of a key whose value file is a directory: %v, want ErrKeyNotFound", err)
 	}
-	if _, err := st.Get(ctx, dir+"/plain", nil); !errors.Is(err, kvstore.ErrKeyNotFound) {
-		t.Errorf("Get of a foreign file: %v, want ErrKeyNotFound", err)
+	if err := st.Put(ctx, key, []byte("x"), nil); !errors.Is(err, etcdv2.ErrForeignNode) {
+		t.Errorf("Put of a key whose value file is a directory: %v, want ErrForeignNode", err)
 	}
-	if got := keys(mustList(t, st, dir)); !slices.Equal(got, []string{dir + "/mine"}) {
-		t.Errorf("List = %q, want only the Store's key", got)
+	if err := st.Delete(ctx, key); !errors.Is(err, kvstore.ErrKeyNotFound) {
+		t.Errorf("Delete of a key whose value file is a directory: %v, want ErrKeyNotFound, as Get says", err)
 	}
-	for _, k := range []string{dir + "/plain", dir + "/plain/below"} {
-		if err := st.Put(ctx, k, []byte("x"), nil); !errors.Is(err, etcdv2.ErrForeignNode) {
-			t.Errorf("Put(%q) over a foreign file: %v, want ErrForeignNode", k, err)
-		}
-	}
-	if err := st.Delete(ctx, dir+"/plain"); !errors.Is(err, kvstore.ErrKeyNotFound) {
-		t.Errorf("Delete of a foreign file: %v, want ErrKeyNotFound", err)
-	}
-	if resp, err := rk.Get(ctx, "/"+dir+"/plain", nil); err != nil || resp.Node.Value != "foreign" {
-		t.Errorf("foreign file after the Store's attempts: %v, %v", resp, err)
+	if resp, err := rk.Get(ctx, "/"+key+"/=/inside", nil); err != nil || resp.Node.Value != "foreign" {
+		t.Errorf("foreign node after the Store's attempts: %v, %v", resp, err)
 	}
 }
 

@@ -29,8 +29,14 @@ func TestLayout(t *testing.T) {
 		if got := etcdv2.LeafPath(tc.key); got != tc.leaf {
 			t.Errorf("LeafPath(%q) = %q, want %q", tc.key, got, tc.leaf)
 		}
-		if key, ok := etcdv2.KeyOfLeaf(tc.leaf); !ok || key != tc.key {
-			t.Errorf("KeyOfLeaf(%q) = %q, %v; want %q", tc.leaf, key, ok, tc.key)
+		if key, ok := etcdv2.KeyOfFile(tc.leaf); !ok || key != tc.key {
+			t.Errorf("KeyOfFile(%q) = %q, %v; want %q", tc.leaf, key, ok, tc.key)
+		}
+		// The same key written by another v2 client, as a plain file where the layout puts
+		// the key's directory.
+		plain := strings.TrimSuffix(tc.leaf, "/=")
+		if key, ok := etcdv2.KeyOfFile(plain); !ok || key != tc.key {
+			t.Errorf("KeyOfFile(%q) (plain) = %q, %v; want %q", plain, key, ok, tc.key)
 		}
 	}
 	if got := etcdv2.NodePath(""); got != "/" {
@@ -39,10 +45,15 @@ func TestLayout(t *testing.T) {
 	if got := etcdv2.QueuePath("a/_b"); got != "/_kvmirror/locks/a/=_b/=" {
 		t.Errorf("QueuePath(a/_b) = %q", got)
 	}
-	// Nodes that no key maps to: foreign files, hidden nodes, the root's own value file.
-	for _, p := range []string{"/a", "/a/b", "/=", "/_kvmirror/locks/a/=", "/a/=/=", "/_x/=", "/a/_b/="} {
-		if key, ok := etcdv2.KeyOfLeaf(p); ok {
-			t.Errorf("KeyOfLeaf(%q) = %q, want no key", p, key)
+	// Files that no key maps to: hidden nodes, the root's own value file, names that the
+	// escaping never produces (reading "=a" as "a" would give "a" two nodes), names kvstore
+	// refuses.
+	for _, p := range []string{
+		"/=", "/_kvmirror/locks/a/=", "/a/=/=", "/_x/=", "/a/_b/=", "/_x", "/a/_b",
+		"/=a", "/=a/=", "/x/=a/y", "/x/=/y", "/a/\x01b", "/a/../b",
+	} {
+		if key, ok := etcdv2.KeyOfFile(p); ok {
+			t.Errorf("KeyOfFile(%q) = %q, want no key", p, key)
 		}
 	}
 }
@@ -64,8 +75,9 @@ func TestValueEncoding(t *testing.T) {
 	}
 }
 
-// FuzzLayout checks that the key mapping is a bijection on valid keys, that no mapped segment
-// is hidden by etcd or taken for a value file, and that values round-trip.
+// FuzzLayout checks that the key mapping is a bijection on valid keys, whether the key is held
+// in the layout or as a plain file, that no mapped segment is hidden by etcd or taken for a
+// value file, and that values round-trip.
 func FuzzLayout(f *testing.F) {
 	for _, seed := range []string{"a", "a/b", "=", "_", "=_/_=", "a/=/b", "x//y/"} {
 		f.Add(seed, []byte(seed))
@@ -82,11 +94,33 @@ func FuzzLayout(f *testing.F) {
 				t.Fatalf("key %q maps to %q: segment %q is reserved", canonical, leaf, seg)
 			}
 		}
-		if back, ok := etcdv2.KeyOfLeaf(leaf); !ok || back != canonical {
-			t.Fatalf("KeyOfLeaf(LeafPath(%q)) = %q, %v", canonical, back, ok)
+		if back, ok := etcdv2.KeyOfFile(leaf); !ok || back != canonical {
+			t.Fatalf("KeyOfFile(LeafPath(%q)) = %q, %v", canonical, back, ok)
+		}
+		if back, ok := etcdv2.KeyOfFile(etcdv2.NodePath(canonical)); !ok || back != canonical {
+			t.Fatalf("KeyOfFile(NodePath(%q)) = %q, %v; want the key, read from a plain file", canonical, back, ok)
 		}
 		if got := etcdv2.DecodeValue(etcdv2.EncodeValue(value)); !bytes.Equal(got, value) || got == nil {
 			t.Fatalf("value %q came back as %q", value, got)
+		}
+	})
+}
+
+// FuzzKeyOfFile checks the other way round: any v2 file that is read as a key is that key's
+// value file or its plain file, so no two files ever claim one key and List never reports a
+// key twice.
+func FuzzKeyOfFile(f *testing.F) {
+	for _, seed := range []string{"/a", "/a/=", "/==", "/=a", "/=_a/=", "/a/==/b", "/_a", "/=/="} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		key, ok := etcdv2.KeyOfFile(p)
+		if !ok {
+			return
+		}
+		clean := "/" + strings.Trim(p, "/")
+		if clean != etcdv2.LeafPath(key) && clean != etcdv2.NodePath(key) {
+			t.Fatalf("KeyOfFile(%q) = %q, whose files are %q and %q", p, key, etcdv2.LeafPath(key), etcdv2.NodePath(key))
 		}
 	})
 }

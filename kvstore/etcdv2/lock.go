@@ -97,10 +97,13 @@ func (l *locker) acquire(ctx context.Context) (*keeper, error) {
 	if err == nil {
 		var resp *client.Response
 		resp, err = request(ctx, l.s.timeout, func(ctx context.Context) (*client.Response, error) {
-			return l.s.keys.Set(ctx, k.leaf, encodeValue(l.opts.Value), &client.SetOptions{TTL: seconds(l.opts.TTL)})
+			// Written as Put writes it: a key that is a plain v2 file is held in place.
+			resp, _, err := l.s.setValue(ctx, l.key, encodeValue(l.opts.Value), seconds(l.opts.TTL))
+			return resp, err
 		})
 		if err == nil {
-			k.index = resp.Node.ModifiedIndex
+			// The file written, which the keeper refreshes, watches and deletes.
+			k.leaf, k.index = resp.Node.Key, resp.Node.ModifiedIndex
 			if err = k.start(since, l.opts.RenewLock); err == nil {
 				return k, nil
 			}

@@ -28,6 +28,10 @@ type Store struct {
 	transport *http.Transport
 	timeout   time.Duration
 	poll      time.Duration // watchPoll; shorter in tests
+	// reshaped, when set (by tests only), runs between the two requests of a call on a plain
+	// key, where another client may turn the file into a directory: the tests use it to make
+	// that race happen on cue.
+	reshaped func()
 
 	// life is the Store's lifetime, not a request context: it ends when Close is called, and
 	// every call, watch and lock derives its context from the caller's and from life (see

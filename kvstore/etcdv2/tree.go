@@ -12,7 +12,8 @@ import (
 
 // List implements kvstore.Store with one recursive read of the directory's node. The v2 API
 // returns the whole subtree, so nothing is read twice; hidden nodes (the lock bookkeeping) are
-// left out by etcd itself.
+// left out by etcd itself. Plain v2 files are listed with the keys of the layout, and a
+// directory that is itself a plain file lists as a key with nothing below it.
 func (s *Store) List(ctx context.Context, directory string, opts *kvstore.ReadOptions) ([]*kvstore.KVPair, error) {
 	dir, err := s.normalizeDir(directory)
 	if err != nil {
@@ -24,7 +25,7 @@ func (s *Store) List(ctx context.Context, directory string, opts *kvstore.ReadOp
 		var err error
 		pairs, found, _, err = s.list(ctx, dir, kvstore.IsConsistent(opts))
 		if err == nil && !found {
-			return client.Error{Code: client.ErrorCodeKeyNotFound, Message: "Key not found"}
+			return notFound()
 		}
 		return err
 	})
@@ -54,11 +55,13 @@ func (s *Store) list(ctx context.Context, dir string, quorum bool) (pairs []*kvs
 	return pairs, found, resp.Index, nil
 }
 
-// walk calls fn for every value file in the subtree of node, with its canonical key. Nodes of
-// another layout are skipped.
+// walk calls fn for every file in the subtree of node that holds a key, value files of the
+// layout and plain files alike, with its canonical key. Files that map to no key are skipped.
+// No key is reported twice: a node is a file or a directory, so a key's plain file and its
+// layout directory never exist together, and keyOfFile is one to one.
 func walk(node *client.Node, fn func(key string, node *client.Node)) {
 	if !node.Dir {
-		if key, ok := keyOfLeaf(node.Key); ok {
+		if key, ok := keyOfFile(node.Key); ok {
 			fn(key, node)
 		}
 		return
@@ -69,9 +72,9 @@ func walk(node *client.Node, fn func(key string, node *client.Node)) {
 }
 
 // DeleteTree implements kvstore.Store with one recursive delete of the directory's node, which
-// holds the directory's own key and everything below it, and nothing else. The root cannot be
-// deleted in etcd, so DeleteTree("") deletes each node at the top instead, except the hidden
-// lock bookkeeping.
+// holds the directory's own key and everything below it, and nothing else; when the directory is a
+// plain file, the file alone is deleted. The root cannot be deleted in etcd, so DeleteTree("")
+// deletes each node at the top instead, except the hidden lock bookkeeping.
 func (s *Store) DeleteTree(ctx context.Context, directory string) error {
 	dir, err := s.normalizeDir(directory)
 	if err != nil {

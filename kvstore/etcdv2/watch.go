@@ -18,10 +18,13 @@ import (
 // answers and polls again from the same index, which loses nothing.
 const watchPoll = 30 * time.Second
 
-// Watch implements kvstore.Store. It reads the key, then follows etcd's watch on the key's value
-// file from the index of that read, so no write falls between the two. Every write is an event
-// (etcd gives each its own index); a delete, an expiry and a DeleteTree above the key are sent
-// as a nil pair. etcd keeps only its last 1000 events: a watch that falls further behind (a slow
+// Watch implements kvstore.Store. It reads the key, then follows a recursive etcd watch on the
+// key's node from the index of that read, so no write falls between the two. The watch is
+// recursive because the key may be the value file in that node or, written by another v2 client,
+// the node itself as a plain file, and may change from one to the other: one watch sees both in
+// etcd's order. Writes to keys below the key wake it too, and are dropped. Every write is an event
+// (etcd gives each its own index); a delete, an expiry and a DeleteTree above the key are sent as
+// a nil pair. etcd keeps only its last 1000 events: a watch that falls further behind (a slow
 // receiver while others write a lot) reads the key afresh and goes on from there, so it may skip
 // intermediate writes but never goes back. If the backend is unreachable at the start, Watch
 // returns the error instead of a channel; later outages are retried for the connection timeout,
@@ -42,7 +45,7 @@ func (s *Store) Watch(ctx context.Context, key string, opts *kvstore.ReadOptions
 	if err != nil {
 		return nil, err
 	}
-	w := &keyWatch{s: s, key: canonical, leaf: leafPath(canonical), out: make(chan *kvstore.KVPair)}
+	w := &keyWatch{s: s, key: canonical, node: nodePath(canonical), leaf: leafPath(canonical), out: make(chan *kvstore.KVPair)}
 	if err := s.spawn(ctx, "watch", canonical, func(ctx context.Context) {
 		defer close(w.out)
 		w.run(ctx, pair, index)
@@ -70,7 +73,8 @@ func (s *Store) spawn(ctx context.Context, op, key string, fn func(ctx context.C
 type keyWatch struct {
 	s    *Store
 	key  string // canonical
-	leaf string // its value file
+	node string // its directory in the layout, or its plain file
+	leaf string // its value file in the layout
 	out  chan *kvstore.KVPair
 	// present is whether the receiver was last told that the key exists; last is the highest
 	// index it was told of. Together they drop what would repeat or go back: etcd's history
@@ -121,7 +125,7 @@ func (w *keyWatch) resync(ctx context.Context) (uint64, bool) {
 
 // follow delivers the events of one v2 watcher until it fails, advancing *index past each.
 func (w *keyWatch) follow(ctx context.Context, index *uint64, retry *backoff) error {
-	watcher := w.s.keys.Watcher(w.leaf, &client.WatcherOptions{AfterIndex: *index})
+	watcher := w.s.keys.Watcher(w.node, &client.WatcherOptions{AfterIndex: *index, Recursive: true})
 	for {
 		resp, err := w.s.next(ctx, watcher)
 		if err != nil {
@@ -139,12 +143,13 @@ func (w *keyWatch) follow(ctx context.Context, index *uint64, retry *backoff) er
 var removed = &kvstore.KVPair{}
 
 // pairOf turns an event into the pair to deliver: removed for a deletion, nil for an event that
-// is not about the key.
+// is not about the key (a key below it, a directory made or tidied). The removal of the node
+// covers both forms of the key: its plain file, and its directory with the value file in it.
 func (w *keyWatch) pairOf(resp *client.Response) *kvstore.KVPair {
 	switch node := resp.Node; {
-	case removal(resp, w.leaf):
+	case removal(resp, w.leaf) || removal(resp, w.node):
 		return removed
-	case node.Key == w.leaf && !node.Dir && !isDeletion(resp):
+	case (node.Key == w.leaf || node.Key == w.node) && !node.Dir && !isDeletion(resp):
 		return newPair(w.key, node)
 	}
 	return nil
