@@ -57,12 +57,16 @@ test: test-deps fmt-check vet lint ## Install the test servers, check and lint, 
 	KVMIRROR_REQUIRE_SERVERS=1 go test -race -timeout 45m ./...
 
 .PHONY: bench
-bench: test-deps ## Run the benchmarks (against the same real servers as the tests).
-	go test -run '^$$' -bench . -benchmem ./...
+bench: test-deps ## Run the benchmarks (against the same real servers as the tests); results are ratios to a baseline of the same run.
+	KVMIRROR_REQUIRE_SERVERS=1 go test -run '^$$' -bench . -benchmem -timeout 20m ./...
 
+# The demo needs no cluster and no KV store: hack/demo starts a control plane from the test
+# servers, an etcd inside itself and two bin/manager replicas. DEMO_ONCE=1 reaches it through
+# the environment.
 .PHONY: demo
-demo: ## Run the demo (not there yet).
-	@echo "make demo: the demo is not there yet." >&2; exit 1
+demo: test-deps ## Run the demo: a local cluster, an embedded etcd, two replicas mirroring keys live (DEMO_ONCE=1: run once, exit).
+	go build -o bin/manager ./cmd/manager
+	go run ./hack/demo
 
 ##@ Build
 
@@ -80,29 +84,51 @@ CONTAINER_TOOL ?= docker
 docker-build: ## Build the manager's container image (IMG).
 	$(CONTAINER_TOOL) build -t $(IMG) .
 
+.PHONY: docker-push
+docker-push: ## Push the manager's container image (IMG).
+	$(CONTAINER_TOOL) push $(IMG)
+
 ##@ Deployment
 
 ifndef ignore-not-found
   ignore-not-found = false
 endif
 
-# kubectl's built-in kustomize renders config/; the manager's image name in config/manager is
-# controller:latest, replaced by IMG on the way to the cluster.
+# Where build-installer writes the one-file installer; dist/ is not tracked.
+INSTALLER ?= dist/install.yaml
+
+# render-default prints config/default as kubectl's built-in kustomize renders it, with the
+# manager's image (controller:latest in config/manager) set to IMG. The image is replaced in the
+# stream, not with `kustomize edit set image`, so that deploying leaves the checkout unchanged.
+define render-default
+$(KUBECTL) kustomize config/default | sed 's|image: controller:latest|image: $(IMG)|'
+endef
+
 .PHONY: install
 install: manifests ## Install the CRDs into the cluster in your kubeconfig.
-	$(KUBECTL) apply --server-side -f config/crd/bases
+	$(KUBECTL) kustomize config/crd | $(KUBECTL) apply --server-side -f -
 
 .PHONY: uninstall
-uninstall: manifests ## Uninstall the CRDs. Call with ignore-not-found=true to ignore missing resources.
-	$(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f config/crd/bases
+uninstall: manifests ## Uninstall the CRDs: deletes every KVMirror and the ConfigMaps they own. ignore-not-found=true ignores missing ones.
+	$(KUBECTL) kustomize config/crd | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
 
+# The replicas elect their leader on the store named in config/manager/manager-config.env: set it
+# before deploying.
 .PHONY: deploy
-deploy: manifests ## Deploy the manager (config/default) with image IMG to the cluster in your kubeconfig.
-	$(KUBECTL) kustomize config/default | sed 's|image: controller:latest|image: $(IMG)|' | $(KUBECTL) apply --server-side -f -
+deploy: manifests ## Deploy the CRDs and the manager (config/default) with image IMG to the cluster in your kubeconfig.
+	$(render-default) | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy
-undeploy: ## Undeploy the manager. Call with ignore-not-found=true to ignore missing resources.
+undeploy: ## Undeploy the manager and the CRDs: deletes every KVMirror and the ConfigMaps they own. ignore-not-found=true ignores missing ones.
 	$(KUBECTL) kustomize config/default | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+# The file is written aside and moved into place, so that a failed render leaves no truncated
+# installer behind.
+.PHONY: build-installer
+build-installer: manifests ## Write the CRDs and the manager with image IMG into one file, dist/install.yaml (INSTALLER).
+	mkdir -p $(dir $(INSTALLER))
+	$(render-default) > $(INSTALLER).tmp
+	mv $(INSTALLER).tmp $(INSTALLER)
 
 ##@ Dependencies
 

@@ -21,6 +21,10 @@ type Options struct {
 	// PeerURL is the member's peer address; nothing connects to it in a single-member cluster,
 	// but etcd needs one. Default: http://127.0.0.1:2380.
 	PeerURL string
+	// LogFile receives the server's log (errors only). Default: standard error. etcd logs the
+	// closing of its listeners as errors even on a clean stop, so a program with its own output
+	// (the demo) sends them to a file.
+	LogFile string
 }
 
 // Server is a running embedded etcd server.
@@ -54,6 +58,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	cfg.AdvertisePeerUrls = []url.URL{*peer}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.LogLevel = "error"
+	if opts.LogFile != "" {
+		cfg.LogOutputs = []string{opts.LogFile}
+	}
 	etcd, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("embedetcd: start: %w", err)

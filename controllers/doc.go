@@ -1,0 +1,13 @@
+// Package controllers is the KVMirror controller: it keeps each KVMirror's ConfigMap equal to the
+// keys below a prefix of a key/value store.
+//
+// The reconciler is level-based. Each reconcile reads the mirror and its Secrets, lists the
+// prefix through a Store shared with the other mirrors of the same backend configuration, maps
+// the keys to ConfigMap keys (see mapKey for the rule), writes the ConfigMap if it differs, and
+// records the outcome on the status, in events and in metrics. A WatchTree per mirror only
+// triggers reconciles, through a source.Channel, so bursts of changes coalesce in the workqueue;
+// a periodic resync is the safety net for a lost watch.
+//
+// Use SetupWithManager for the usual managed controller, or New and Controller.Start to start it
+// later, for example only while this replica holds a leadership lock.
+package controllers

@@ -1,0 +1,178 @@
+package controllers
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/kvmirror/kvmirror/api/v1alpha1"
+)
+
+// mirrorEvent is what a watch sends to the controller: which mirror to reconcile. The controller
+// consumes the channel through a source.Channel.
+type mirrorEvent = event.TypedGenericEvent[*v1alpha1.KVMirror]
+
+// watches runs one WatchTree per mirror and turns every snapshot into a mirrorEvent. It holds no
+// data: the reconcile re-lists the prefix, so a snapshot only says "look again", and a burst of
+// snapshots collapses into one reconcile in the workqueue.
+//
+// Each watch owns a lease on its Store, so a Store stays open exactly while some mirror watches
+// through it. Its goroutines are stopped and waited for by stop, stopAll and the end of run.
+type watches struct {
+	events     chan mirrorEvent
+	minBackoff time.Duration
+	maxBackoff time.Duration
+
+	mu      sync.Mutex
+	running map[types.NamespacedName]*watch
+	// pending holds, per mirror, when the oldest snapshot not yet handled by a reconcile arrived:
+	// the start of the event-to-write latency.
+	pending map[types.NamespacedName]time.Time
+	stopped bool
+}
+
+type watch struct {
+	// id says what is watched (connection key and prefix); a change of either restarts the watch.
+	id     string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newWatches(minBackoff, maxBackoff time.Duration) *watches {
+	return &watches{
+		events:     make(chan mirrorEvent),
+		minBackoff: minBackoff,
+		maxBackoff: maxBackoff,
+		running:    map[types.NamespacedName]*watch{},
+		pending:    map[types.NamespacedName]time.Time{},
+	}
+}
+
+// ensure makes sure a watch of prefix through l's Store runs for mirror. If one with the same
+// connection and prefix runs, nothing changes; a watch of anything else is stopped (and waited
+// for) first. ensure takes its own lease on the Store; the caller keeps and releases l. ctx
+// provides the logger only: the watch lives until stop, not until ctx ends.
+func (w *watches) ensure(ctx context.Context, mirror types.NamespacedName, l *lease, connKey, prefix string) {
+	id := connKey + "\x00" + prefix
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	if cur, ok := w.running[mirror]; ok && cur.id == id {
+		w.mu.Unlock()
+		return
+	}
+	old := w.running[mirror]
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	wt := &watch{id: id, cancel: cancel, done: make(chan struct{})}
+	w.running[mirror] = wt
+	w.mu.Unlock()
+
+	if old != nil {
+		old.cancel()
+		<-old.done
+	}
+	go w.run(wctx, wt, mirror, l.retain(), prefix)
+}
+
+// stop ends mirror's watch, if any, and waits for it; its lease is released when it returns.
+func (w *watches) stop(mirror types.NamespacedName) {
+	w.mu.Lock()
+	wt := w.running[mirror]
+	delete(w.running, mirror)
+	delete(w.pending, mirror)
+	w.mu.Unlock()
+	if wt != nil {
+		wt.cancel()
+		<-wt.done
+	}
+}
+
+// stopAll ends every watch, waits for them, and makes ensure a no-op from then on.
+func (w *watches) stopAll() {
+	w.mu.Lock()
+	w.stopped = true
+	all := w.running
+	w.running = map[types.NamespacedName]*watch{}
+	w.mu.Unlock()
+	for _, wt := range all {
+		wt.cancel()
+	}
+	for _, wt := range all {
+		<-wt.done
+	}
+}
+
+// takeEventTime returns when the oldest unhandled snapshot for mirror arrived, and forgets it.
+// A reconcile calls it before listing, so that snapshots arriving during the reconcile start a
+// new interval.
+func (w *watches) takeEventTime(mirror types.NamespacedName) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t, ok := w.pending[mirror]
+	delete(w.pending, mirror)
+	return t, ok
+}
+
+// count returns the number of running watches; for tests and metrics.
+func (w *watches) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.running)
+}
+
+// run keeps a WatchTree going until ctx ends. The Store retries transient failures inside; when
+// its channel closes anyway, or WatchTree fails, the backend is considered gone: the mirror is
+// told (its reconcile reports the outage) and the watch is retried with exponential backoff.
+func (w *watches) run(ctx context.Context, wt *watch, mirror types.NamespacedName, l *lease, prefix string) {
+	defer close(wt.done)
+	defer l.Release()
+	log := logf.FromContext(ctx).WithValues("kvmirror", mirror, "prefix", prefix)
+	backoff := w.minBackoff
+	for {
+		ch, err := l.Store().WatchTree(ctx, prefix, nil)
+		if err == nil {
+			for range ch {
+				backoff = w.minBackoff
+				w.notify(ctx, mirror)
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			log.Info("watch failed, retrying", "error", err.Error(), "backoff", backoff)
+		} else {
+			log.Info("watch ended, restarting", "backoff", backoff)
+		}
+		w.notify(ctx, mirror)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, w.maxBackoff)
+	}
+}
+
+// notify records the event time and hands the controller a request for mirror. It blocks until
+// the controller takes it or ctx ends, which applies backpressure to the Store's watch instead
+// of dropping the event.
+func (w *watches) notify(ctx context.Context, mirror types.NamespacedName) {
+	w.mu.Lock()
+	if _, ok := w.pending[mirror]; !ok {
+		w.pending[mirror] = time.Now()
+	}
+	w.mu.Unlock()
+	obj := &v1alpha1.KVMirror{ObjectMeta: metav1.ObjectMeta{Namespace: mirror.Namespace, Name: mirror.Name}}
+	select {
+	case w.events <- mirrorEvent{Object: obj}:
+	case <-ctx.Done():
+	}
+}
