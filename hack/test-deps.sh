@@ -3,7 +3,7 @@
 # checkout. Already-built versions are reused, so a second run does nothing.
 #
 #   ZooKeeper 3.8, etcd 3.4 (v2 API)  Debian packages zookeeper, etcd-server
-#   etcd 3.7.3                        hack/tools/etcd   (etcd's own main at that version)
+#   etcd 3.7.3 and its etcdctl        hack/tools/etcd   (etcd's own main at that version)
 #   Consul 1.13.9                     hack/tools/consul
 #   kube-apiserver 1.37.2             hack/tools/kube
 #
@@ -55,6 +55,7 @@ go_build() { # go_build TOOLDIR PACKAGE OUTPUT
 apt_install zookeeper etcd-server default-jre-headless
 
 go_build etcd . "$bin/etcd-$ETCD_VERSION/etcd"
+go_build etcd go.etcd.io/etcd/etcdctl/v3 "$bin/etcd-$ETCD_VERSION/etcdctl"
 go_build consul github.com/hashicorp/consul "$bin/consul-$CONSUL_VERSION/consul"
 go_build kube k8s.io/kubernetes/cmd/kube-apiserver "$bin/kube-$KUBE_VERSION/kube-apiserver"
 

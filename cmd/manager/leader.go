@@ -216,19 +216,27 @@ func (g *leaderGate) lead(ctx context.Context, candidate *leadership.Candidate, 
 	go func() { done <- g.controllers.Start(leaderCtx) }()
 	select {
 	case <-ctx.Done():
-		stop()
-		_ = <-done // the controllers' own error on a requested stop is of no interest
+		if err := stopControllers(stop, done); err != nil {
+			log.Error(err, "controllers stopped with an error")
+		}
 		log.Info("stopping: controllers stopped, releasing leadership")
 		return nil
 	case <-events:
-		stop()
-		_ = <-done
+		if err := stopControllers(stop, done); err != nil {
+			log.Error(err, "controllers stopped with an error")
+		}
 		leaderGauge.Set(0)
 		log.Error(errDeposed, "deposed; controllers stopped, exiting to restart clean")
 		return errDeposed
 	case err := <-done:
 		return fmt.Errorf("controllers stopped while leading: %w", err)
 	}
+}
+
+// stopControllers cancels the controllers' context and waits until they have stopped.
+func stopControllers(stop context.CancelFunc, done <-chan error) error {
+	stop()
+	return <-done
 }
 
 // openLeaderStore opens the election store, retrying until it answers or ctx ends: a replica

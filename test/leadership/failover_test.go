@@ -3,6 +3,9 @@ package leadership_test
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -35,7 +38,7 @@ func failover(t *testing.T, kvEndpoints []string, kvURL, electionURL string) {
 	c := newCluster(t, kvEndpoints)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	rec := record(t, ctx, c)
+	rec := record(t, c)
 	kv := openStore(t, kvURL)
 	election := openStore(t, electionURL)
 	writing := writer(ctx, kv, 50*time.Millisecond)
@@ -75,6 +78,9 @@ func failover(t *testing.T, kvEndpoints []string, kvURL, electionURL string) {
 		leader = next
 	}
 	waitMirroredBy(t, c, leader)
+	if got := leaderFromCLI(t, electionURL); got != leader {
+		t.Errorf("the store's own client reads the leader as %q, want %q", got, leader)
+	}
 	cancel()
 	<-writing
 	if terms := rec.checkNoOverlap(t); terms < 4 {
@@ -91,4 +97,26 @@ func waitMirroredBy(t *testing.T, c *cluster, leader string) {
 		cm, err := c.configMap(t.Context())
 		return err == nil && cm != nil && cm.Annotations[v1alpha1.AnnotationLeader] == leader
 	})
+}
+
+// leaderFromCLI reads the lock key with the store's own command-line client, exactly as the
+// README tells operators to find out who leads.
+func leaderFromCLI(t *testing.T, storeURL string) string {
+	t.Helper()
+	scheme, endpoint, _ := strings.Cut(storeURL, "://")
+	var cmd *exec.Cmd
+	switch scheme {
+	case "etcd":
+		etcdctl := filepath.Join(filepath.Dir(testserver.EtcdBinary()), "etcdctl")
+		cmd = exec.Command(etcdctl, "--endpoints="+endpoint, "get", "--print-value-only", "/kvmirror/leader")
+	case "consul":
+		cmd = exec.Command(testserver.ConsulBinary(), "kv", "get", "-http-addr="+endpoint, "kvmirror/leader")
+	default:
+		t.Fatalf("no command-line client for %s", scheme)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -295,10 +295,10 @@ type recorder struct {
 	records []writeRecord
 }
 
-func record(t *testing.T, ctx context.Context, c *cluster) *recorder {
+func record(t *testing.T, c *cluster) *recorder {
 	t.Helper()
 	rec := &recorder{}
-	w, err := c.client.Watch(ctx, &corev1.ConfigMapList{}, client.InNamespace(namespace))
+	w, err := c.client.Watch(t.Context(), &corev1.ConfigMapList{}, client.InNamespace(namespace))
 	if err != nil {
 		t.Fatal(err)
 	}
