@@ -24,6 +24,10 @@
 // otherwise skipped with a loud message, so that someone running one package by hand learns what
 // did not run.
 //
+// A package whose Example functions need a server, which they cannot start without a *testing.T,
+// starts one in TestMain with Shared; it stops after the last test, before goleak looks for
+// leaked goroutines.
+//
 // Each server is killed by the kernel if the test process dies without cleaning up (Linux), so a
 // panic or a -timeout leaves no server behind.
 package testserver

@@ -4,8 +4,9 @@ package testserver
 type Option func(*options)
 
 type options struct {
-	tls  bool
-	auth bool
+	tls        bool
+	auth       bool
+	noTTLNodes bool
 }
 
 // WithTLS makes the server speak TLS on its client port, with certificates from a CA made for the
@@ -24,6 +25,12 @@ func WithTLS() Option { return func(o *options) { o.tls = true } }
 //     Digest authentication itself accepts any user:password pair; a wrong password shows when
 //     the client touches a node whose ACL names the right one.
 func WithAuth() Option { return func(o *options) { o.auth = true } }
+
+// WithoutTTLNodes starts ZooKeeper as it is configured by default, with its extended types off
+// (no -Dzookeeper.extendedTypesEnabled), so that it refuses to create TTL nodes: the setting
+// that a deployed server may lack and that a client must then report. Only ZooKeeper has it;
+// the other starters ignore it.
+func WithoutTTLNodes() Option { return func(o *options) { o.noTTLNodes = true } }
 
 func applyOptions(opts []Option) options {
 	var o options

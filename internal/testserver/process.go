@@ -21,6 +21,9 @@ const (
 	readyTimeout = 2 * time.Minute
 	// stopTimeout is how long Stop waits after SIGTERM before it kills the server.
 	stopTimeout = 20 * time.Second
+	// pauseTimeout bounds Pause's wait for the server's threads to stop. They do within
+	// milliseconds, unless the machine is so loaded that they are not scheduled for long.
+	pauseTimeout = 10 * time.Second
 	// logTailLines is how much of a server's log a failed test prints.
 	logTailLines = 60
 	// startAttempts is how often a first start is tried with new ports when the old ones were
@@ -123,10 +126,26 @@ func (s *Server) Kill(t testing.TB) {
 }
 
 // Pause freezes the server with SIGSTOP: its connections stay open but it answers nothing,
-// which is how a test makes ZooKeeper sessions or Consul sessions expire.
+// which is how a test makes ZooKeeper sessions or Consul sessions expire. The kernel stops a
+// process's threads one by one, each as it next runs, so a request made at once could still be
+// answered; Pause therefore returns only once every thread has stopped (on Linux; elsewhere,
+// where there is no /proc to tell, at once).
 func (s *Server) Pause(t testing.TB) {
 	t.Helper()
-	s.signal(t, syscall.SIGSTOP, true)
+	pid := s.signal(t, syscall.SIGSTOP, true)
+	deadline := time.Now().Add(pauseTimeout)
+	for {
+		done, err := stopped(pid)
+		switch {
+		case err != nil:
+			t.Fatalf("testserver: %s: pausing: %v", s.name, err)
+		case done:
+			return
+		case time.Now().After(deadline):
+			t.Fatalf("testserver: %s still runs %v after SIGSTOP", s.name, pauseTimeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // Resume lets a paused server run again (SIGCONT).
@@ -234,7 +253,8 @@ func (s *Server) stop(sig syscall.Signal) {
 	s.logf("stopped (%v)", sig)
 }
 
-func (s *Server) signal(t testing.TB, sig syscall.Signal, paused bool) {
+// signal sends sig to the running server and returns its process id.
+func (s *Server) signal(t testing.TB, sig syscall.Signal, paused bool) int {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -246,6 +266,7 @@ func (s *Server) signal(t testing.TB, sig syscall.Signal, paused bool) {
 	}
 	s.paused = paused
 	s.logfLocked("%v", sig)
+	return s.cmd.Process.Pid
 }
 
 // portTaken reports whether the last run failed because it could not bind a port.

@@ -20,8 +20,8 @@ import (
 const ZooKeeperTick = 500 * time.Millisecond
 
 // ZooKeeper starts a standalone ZooKeeper 3.8 (the Debian package) for the test, with TTL nodes
-// enabled (zookeeper.extendedTypesEnabled) and swept every 100ms, a tickTime of ZooKeeperTick,
-// four-letter-word commands allowed and the admin server off.
+// enabled (zookeeper.extendedTypesEnabled, unless WithoutTTLNodes) and swept every 100ms, a
+// tickTime of ZooKeeperTick, four-letter-word commands allowed and the admin server off.
 //
 // With WithTLS, only the secure client port is open (Netty, PEM key and trust stores); the
 // server requires a client certificate. With WithAuth, see WithAuth: clients must add digest
@@ -37,7 +37,7 @@ func ZooKeeper(t testing.TB, opts ...Option) *Server {
 	if o.auth {
 		s.Username, s.Password = "super", rand.Text()
 	}
-	s.args = zooKeeperArgs(s, cfgPath)
+	s.args = zooKeeperArgs(s, o, cfgPath)
 	s.ready = func(ctx context.Context) error {
 		out, err := FourLetterWord(ctx, s.Endpoints[0], s.TLS, "srvr")
 		if err != nil {
@@ -56,16 +56,18 @@ func ZooKeeper(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
-func zooKeeperArgs(s *Server, cfgPath string) []string {
+func zooKeeperArgs(s *Server, o options, cfgPath string) []string {
 	args := []string{
 		// A small heap and the quick JIT tier: these servers hold little and live briefly.
 		"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 		"-Djava.net.preferIPv4Stack=true",
-		"-Dzookeeper.extendedTypesEnabled=true",
 		// Expired TTL nodes and empty containers are removed by a sweep that runs once a minute
 		// by default; tests of TTLs need it to run often.
 		"-Dznode.container.checkIntervalMs=100",
 		"-Dorg.slf4j.simpleLogger.showDateTime=true",
+	}
+	if !o.noTTLNodes {
+		args = append(args, "-Dzookeeper.extendedTypesEnabled=true")
 	}
 	if s.Password != "" {
 		args = append(args, "-Dzookeeper.DigestAuthenticationProvider.superDigest="+zkDigest(s.Username, s.Password))

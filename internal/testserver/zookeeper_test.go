@@ -68,6 +68,19 @@ func TestZooKeeper(t *testing.T) {
 	}
 }
 
+// TestZooKeeperWithoutTTLNodes: the server refuses TTL nodes, as one left at its defaults does,
+// and serves the other kinds.
+func TestZooKeeperWithoutTTLNodes(t *testing.T) {
+	t.Parallel()
+	c := zkConnect(t, testserver.ZooKeeper(t, testserver.WithoutTTLNodes()), nil)
+	if _, err := c.CreateTTL("/ttl", nil, zk.FlagTTL, zk.WorldACL(zk.PermAll), time.Minute); err == nil {
+		t.Error("a TTL node was created")
+	}
+	if _, err := c.Create("/plain", []byte("value"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Errorf("plain node: %v", err)
+	}
+}
+
 func TestZooKeeperTLSAuth(t *testing.T) {
 	t.Parallel()
 	s := testserver.ZooKeeper(t, testserver.WithTLS(), testserver.WithAuth())

@@ -31,12 +31,18 @@ func (s *Store) Watch(ctx context.Context, key string, opts *kvstore.ReadOptions
 	if err != nil {
 		return nil, fmt.Errorf("consul: watch %q: %w", key, err)
 	}
-	ch := make(chan *kvstore.KVPair)
+	return serve(ctx, s, func(ctx context.Context, ch chan<- *kvstore.KVPair) { w.run(ctx, ch, cur) })
+}
+
+// serve runs a watch in a goroutine that Close waits for and returns its channel, which closes
+// when run returns. run's context ends with ctx or at Close.
+func serve[T any](ctx context.Context, s *Store, run func(ctx context.Context, ch chan<- T)) (<-chan T, error) {
+	ch := make(chan T)
 	wctx, stop := s.bind(ctx)
-	err = s.spawn(func() {
+	err := s.spawn(func() {
 		defer stop()
 		defer close(ch)
-		w.run(wctx, ch, cur)
+		run(wctx, ch)
 	})
 	if err != nil {
 		stop()
@@ -119,18 +125,7 @@ func (s *Store) WatchTree(ctx context.Context, directory string, opts *kvstore.R
 	if err != nil {
 		return nil, fmt.Errorf("consul: watch tree %q: %w", dir, err)
 	}
-	ch := make(chan []*kvstore.KVPair)
-	wctx, stop := s.bind(ctx)
-	err = s.spawn(func() {
-		defer stop()
-		defer close(ch)
-		w.run(wctx, ch, cur)
-	})
-	if err != nil {
-		stop()
-		return nil, err
-	}
-	return ch, nil
+	return serve(ctx, s, func(ctx context.Context, ch chan<- []*kvstore.KVPair) { w.run(ctx, ch, cur) })
 }
 
 type treeWatch struct {

@@ -23,7 +23,7 @@ func (s *Store) wrapErr(ctx context.Context, op, key string, err error) error {
 		return nil
 	}
 	prefix := fmt.Sprintf("etcd %s %q", op, key)
-	if s.closed() {
+	if s.life.Ended() {
 		return fmt.Errorf("%s: %w", prefix, kvstore.ErrClosed)
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {

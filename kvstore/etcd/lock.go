@@ -58,11 +58,11 @@ func (l *locker) Lock(ctx context.Context) (<-chan struct{}, error) {
 			return nil, fmt.Errorf("etcd lock %q: already held by this Locker", l.key)
 		}
 	}
-	if !l.s.track() {
+	if !l.s.life.Track() {
 		return nil, fmt.Errorf("etcd lock %q: %w", l.key, kvstore.ErrClosed)
 	}
-	defer l.s.workers.Done()
-	ctx, cancel := l.s.bind(ctx)
+	defer l.s.life.Done()
+	ctx, cancel := l.s.life.Bind(ctx)
 	defer cancel()
 	sess, err := l.s.newSession(ctx, l.key, l.opts.TTL, l.opts.RenewLock)
 	if err != nil {
@@ -178,7 +178,7 @@ func (l *locker) take(ctx context.Context, sess *session, me string, myRev int64
 // Unlock implements kvstore.Locker: it revokes the lease, which deletes the lock key and the
 // waiter key in one step and so lets the next contender in.
 func (l *locker) Unlock(ctx context.Context) error {
-	if l.s.closed() {
+	if l.s.life.Ended() {
 		return fmt.Errorf("etcd unlock %q: %w", l.key, kvstore.ErrClosed)
 	}
 	h := l.held
@@ -207,13 +207,13 @@ func (l *locker) Unlock(ctx context.Context) error {
 // revokes its lease. lost closes before the revocation, so that the holder learns of the loss
 // before the next contender can take the lock.
 func (l *locker) monitor(sess *session, holdRev int64) *hold {
-	ctx, cancel := context.WithCancel(l.s.life)
+	ctx, cancel := context.WithCancel(l.s.life.Context())
 	h := &hold{lost: make(chan struct{}), release: cancel, done: make(chan struct{})}
 	// The Lock call in progress is a worker, so the count is above zero and Close cannot have
 	// finished waiting: adding is safe.
-	l.s.workers.Add(1)
+	l.s.life.AddChild()
 	go func() {
-		defer l.s.workers.Done()
+		defer l.s.life.Done()
 		defer close(h.done)
 		defer cancel()
 		h.wasLost = l.follow(ctx, sess, holdRev)

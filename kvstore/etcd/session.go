@@ -41,11 +41,11 @@ func (s *Store) newSession(ctx context.Context, key string, ttl time.Duration, r
 	}
 	se := &session{s: s, id: grant.ID, ttl: time.Duration(grant.TTL) * time.Second, done: make(chan struct{})}
 	se.alive, se.expire = context.WithCancelCause(context.Background())
-	if !s.track() {
+	if !s.life.Track() {
 		_ = s.revoke(se.id) // best effort: the Store is closing
 		return nil, fmt.Errorf("etcd lock %q: %w", key, kvstore.ErrClosed)
 	}
-	runCtx, stop := context.WithCancel(s.life)
+	runCtx, stop := context.WithCancel(s.life.Context())
 	se.stop = stop
 	go se.run(runCtx, renew, start)
 	return se, nil
@@ -58,7 +58,7 @@ func (s *Store) newSession(ctx context.Context, key string, ttl time.Duration, r
 // the server's own renewal cannot precede, so the session takes the lease for gone no later than
 // the server expires it, and a late answer still leaves three quarters of the TTL.
 func (se *session) run(ctx context.Context, renew <-chan struct{}, start time.Time) {
-	defer se.s.workers.Done()
+	defer se.s.life.Done()
 	defer close(se.done)
 	deadline := start.Add(se.ttl)
 	expiry := time.NewTimer(time.Until(deadline))

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/backoff"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/lifecycle"
 )
 
 func init() {
@@ -44,18 +45,11 @@ type Store struct {
 	client  *clientv3.Client
 	timeout time.Duration
 
-	// life is the Store's lifetime, not a request context: it ends when Close is called, and
-	// every watch and lock derives its context from the caller's and from life (see bind), so
-	// that Close reaches all of them without a goroutine per call.
-	life context.Context
-	end  context.CancelFunc
-
-	// mu orders track against Close, so that no worker starts once Close waits for them.
-	mu sync.Mutex
-	// workers counts the goroutines the Store started (watches, lock sessions and monitors)
-	// and Lock calls in progress; Close waits for them, and so for the release of every lock,
+	// life ends when Close is called. Every watch and lock binds its context to it, and its
+	// workers are the goroutines the Store started (watches, lock sessions and monitors) and
+	// the Lock calls in progress: Close waits for them, and so for the release of every lock,
 	// before it closes the client.
-	workers   sync.WaitGroup
+	life      *lifecycle.Life
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -70,17 +64,16 @@ func New(ctx context.Context, endpoints []string, cfg *kvstore.Config) (kvstore.
 	if len(endpoints) == 0 {
 		return nil, fmt.Errorf("etcd: %w: no endpoint", kvstore.ErrInvalidOption)
 	}
-	s := &Store{timeout: cfg.Timeout()}
-	s.life, s.end = context.WithCancel(context.Background())
+	s := &Store{timeout: cfg.Timeout(), life: lifecycle.New()}
 	client, err := clientv3.New(clientConfig(endpoints, cfg, s.timeout))
 	if err != nil {
 		err = s.wrapErr(ctx, "connect", endpoints[0], err)
-		s.end()
+		s.life.End()
 		return nil, err
 	}
 	s.client = client
 	if err := s.probe(ctx); err != nil {
-		s.end()
+		s.life.End()
 		_ = client.Close() // the probe's error is the one worth reporting
 		return nil, err
 	}
@@ -129,46 +122,17 @@ func (s *Store) probe(ctx context.Context) error {
 // every call after it returns kvstore.ErrClosed.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.end()
-		s.mu.Unlock()
-		s.workers.Wait()
+		s.life.End()
 		s.closeErr = s.client.Close()
 	})
 	return s.closeErr
-}
-
-func (s *Store) closed() bool {
-	return s.life.Err() != nil
-}
-
-// track registers a worker that Close must wait for; it reports false once the Store is closed.
-// The caller calls s.workers.Done when the worker ends.
-func (s *Store) track() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed() {
-		return false
-	}
-	s.workers.Add(1)
-	return true
-}
-
-// bind returns a context that ends with ctx or with the Store.
-func (s *Store) bind(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(s.life, cancel)
-	return ctx, func() {
-		stop()
-		cancel()
-	}
 }
 
 // call runs one request to the server, bounded by the connection timeout as well as by ctx: the
 // client waits for a connection as long as its context lets it, and a Store must answer within
 // the timeout when the backend is down.
 func (s *Store) call(ctx context.Context, op, key string, request func(ctx context.Context) error) error {
-	if s.closed() {
+	if s.life.Ended() {
 		return fmt.Errorf("etcd %s %q: %w", op, key, kvstore.ErrClosed)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -179,7 +143,7 @@ func (s *Store) call(ctx context.Context, op, key string, request func(ctx conte
 
 // normalize checks the Store is open and returns the canonical form of key.
 func (s *Store) normalize(key string) (string, error) {
-	if s.closed() {
+	if s.life.Ended() {
 		return "", fmt.Errorf("etcd: %w", kvstore.ErrClosed)
 	}
 	return kvstore.Normalize(key)
@@ -187,7 +151,7 @@ func (s *Store) normalize(key string) (string, error) {
 
 // normalizeDir is normalize for a directory, where the root is allowed.
 func (s *Store) normalizeDir(dir string) (string, error) {
-	if s.closed() {
+	if s.life.Ended() {
 		return "", fmt.Errorf("etcd: %w", kvstore.ErrClosed)
 	}
 	return kvstore.NormalizeDir(dir)

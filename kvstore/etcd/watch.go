@@ -94,13 +94,13 @@ func (l *watchLoop[T]) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !l.s.track() {
+	if !l.s.life.Track() {
 		return fmt.Errorf("etcd %s %q: %w", l.op, l.name, kvstore.ErrClosed)
 	}
 	l.reset(resp)
-	ctx, cancel := l.s.bind(ctx)
+	ctx, cancel := l.s.life.Bind(ctx)
 	go func() {
-		defer l.s.workers.Done()
+		defer l.s.life.Done()
 		defer cancel()
 		defer close(l.out)
 		l.run(ctx)

@@ -147,7 +147,7 @@ func TestUnreachable(t *testing.T) {
 	t.Run("PausedServer", func(t *testing.T) {
 		server := testserver.EtcdV2(t)
 		st := open(t, server, cfg)
-		pause(t, server)
+		server.Pause(t)
 		defer server.Resume(t)
 		if err := openErr(t, server.Endpoints, cfg); !errors.Is(err, kvstore.ErrUnreachable) {
 			t.Errorf("New: %v; want ErrUnreachable", err)
@@ -161,23 +161,6 @@ func TestUnreachable(t *testing.T) {
 			t.Errorf("Get failed after %s", took)
 		}
 	})
-}
-
-// pause stops server with SIGSTOP and returns once it no longer answers, so that a test does not
-// race the signal.
-func pause(t *testing.T, server *testserver.Server) {
-	t.Helper()
-	server.Pause(t)
-	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 200 * time.Millisecond}
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-		resp, err := c.Get("http://" + server.Endpoints[0] + "/version")
-		if err != nil {
-			return
-		}
-		_ = resp.Body.Close()
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("the paused server still answers")
 }
 
 // TestNoV2API: an endpoint that is HTTP but not the v2 keys API says so.

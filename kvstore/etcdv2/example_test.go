@@ -12,10 +12,6 @@ import (
 
 // openExample opens a Store on the examples' server (in a program: the cluster's endpoints).
 func openExample(ctx context.Context) (kvstore.Store, error) {
-	endpoints, err := examples.endpoints()
-	if err != nil {
-		return nil, err
-	}
 	return etcdv2.New(ctx, endpoints, &kvstore.Config{ConnectionTimeout: 5 * time.Second})
 }
 

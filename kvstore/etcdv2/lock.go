@@ -68,11 +68,11 @@ func (l *locker) Lock(ctx context.Context) (<-chan struct{}, error) {
 	if l.held != nil && !isDone(l.held.lost) {
 		return nil, fmt.Errorf("etcdv2 lock %q: already held by this Locker", l.key)
 	}
-	if !l.s.track() {
+	if !l.s.life.Track() {
 		return nil, l.s.wrapErr(ctx, "lock", l.key, kvstore.ErrClosed)
 	}
-	defer l.s.workers.Done()
-	bound, cancel := l.s.bind(ctx)
+	defer l.s.life.Done()
+	bound, cancel := l.s.life.Bind(ctx)
 	defer cancel()
 	k, err := l.acquire(bound)
 	if err != nil {
@@ -227,7 +227,7 @@ func (l *locker) Unlock(ctx context.Context) error {
 	l.held = nil
 	l.mu.Unlock()
 	if k == nil {
-		if l.s.closed() {
+		if l.s.life.Ended() {
 			return l.s.wrapErr(ctx, "unlock", l.key, kvstore.ErrClosed)
 		}
 		return fmt.Errorf("etcdv2 unlock %q: %w", l.key, kvstore.ErrNotLocked)

@@ -151,7 +151,7 @@ func TestLockHolderStalled(t *testing.T) {
 	st := open(t, server, &kvstore.Config{ConnectionTimeout: time.Second})
 	key := prefix(t) + "/lock"
 	_, lost := mustLock(t, st, key, "stalled")
-	pause(t, server)
+	server.Pause(t)
 	start := time.Now()
 	expectClosed(t, lost, lockTTL+failBound, "lost channel of a holder cut off from the server")
 	t.Logf("lost %s after the server stalled (TTL %s)", time.Since(start).Round(time.Millisecond), lockTTL)

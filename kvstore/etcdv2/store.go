@@ -12,6 +12,7 @@ import (
 	client "go.etcd.io/etcd/client/v2"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/lifecycle"
 )
 
 func init() {
@@ -33,18 +34,11 @@ type Store struct {
 	// that race happen on cue.
 	reshaped func()
 
-	// life is the Store's lifetime, not a request context: it ends when Close is called, and
-	// every call, watch and lock derives its context from the caller's and from life (see
-	// bind), so that Close reaches all of them.
-	life context.Context
-	end  context.CancelFunc
-
-	// mu orders track against Close, so that no worker starts once Close waits for them.
-	mu sync.Mutex
-	// workers counts calls in progress and the goroutines the Store started (watches, lock
-	// keepers); Close waits for them before it closes the idle connections, so that no
+	// life ends when Close is called. Every call, watch and lock binds its context to it, and
+	// its workers are the calls in progress and the goroutines the Store started (watches,
+	// lock keepers): Close waits for them before it closes the idle connections, so that no
 	// connection goroutine outlives the Store.
-	workers   sync.WaitGroup
+	life      *lifecycle.Life
 	closeOnce sync.Once
 }
 
@@ -59,8 +53,7 @@ func New(ctx context.Context, endpoints []string, cfg *kvstore.Config) (kvstore.
 	if len(endpoints) == 0 {
 		return nil, fmt.Errorf("etcdv2: %w: no endpoint", kvstore.ErrInvalidOption)
 	}
-	s := &Store{timeout: cfg.Timeout(), poll: watchPoll}
-	s.life, s.end = context.WithCancel(context.Background())
+	s := &Store{timeout: cfg.Timeout(), poll: watchPoll, life: lifecycle.New()}
 	s.transport = newTransport(cfg, s.timeout)
 	cc := client.Config{
 		Endpoints: urls(endpoints, cfg != nil && cfg.TLS != nil),
@@ -74,7 +67,7 @@ func New(ctx context.Context, endpoints []string, cfg *kvstore.Config) (kvstore.
 	}
 	c, err := client.New(cc)
 	if err != nil {
-		s.end()
+		s.life.End()
 		return nil, fmt.Errorf("etcdv2: %w: %w", kvstore.ErrInvalidOption, err)
 	}
 	s.client, s.keys = c, client.NewKeysAPI(c)
@@ -139,50 +132,21 @@ func (s *Store) probe(ctx context.Context) error {
 // connections. It is idempotent; every call after it returns kvstore.ErrClosed.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.end()
-		s.mu.Unlock()
-		s.workers.Wait()
+		s.life.End()
 		s.transport.CloseIdleConnections()
 	})
 	return nil
-}
-
-func (s *Store) closed() bool {
-	return s.life.Err() != nil
-}
-
-// track registers a worker that Close must wait for; it reports false once the Store is closed.
-// The caller calls s.workers.Done when the worker ends.
-func (s *Store) track() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed() {
-		return false
-	}
-	s.workers.Add(1)
-	return true
-}
-
-// bind returns a context that ends with ctx or with the Store.
-func (s *Store) bind(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(s.life, cancel)
-	return ctx, func() {
-		stop()
-		cancel()
-	}
 }
 
 // call runs one operation (one or a few requests) as a worker of the Store, bounded by ctx, by
 // Close, and by the connection timeout: the Store must answer within it when the backend is
 // down.
 func (s *Store) call(ctx context.Context, op, key string, request func(ctx context.Context) error) error {
-	if !s.track() {
+	if !s.life.Track() {
 		return fmt.Errorf("etcdv2 %s %q: %w", op, key, kvstore.ErrClosed)
 	}
-	defer s.workers.Done()
-	bound, cancel := s.bind(ctx)
+	defer s.life.Done()
+	bound, cancel := s.life.Bind(ctx)
 	defer cancel()
 	bound, cancelTimeout := context.WithTimeout(bound, s.timeout)
 	defer cancelTimeout()
@@ -191,7 +155,7 @@ func (s *Store) call(ctx context.Context, op, key string, request func(ctx conte
 
 // normalize checks the Store is open and returns the canonical form of key.
 func (s *Store) normalize(key string) (string, error) {
-	if s.closed() {
+	if s.life.Ended() {
 		return "", fmt.Errorf("etcdv2: %w", kvstore.ErrClosed)
 	}
 	return kvstore.Normalize(key)
@@ -199,7 +163,7 @@ func (s *Store) normalize(key string) (string, error) {
 
 // normalizeDir is normalize for a directory, where the root is allowed.
 func (s *Store) normalizeDir(dir string) (string, error) {
-	if s.closed() {
+	if s.life.Ended() {
 		return "", fmt.Errorf("etcdv2: %w", kvstore.ErrClosed)
 	}
 	return kvstore.NormalizeDir(dir)

@@ -57,12 +57,12 @@ func (s *Store) Watch(ctx context.Context, key string, opts *kvstore.ReadOptions
 
 // spawn runs fn in a goroutine that Close waits for, with a context that ends with ctx or Close.
 func (s *Store) spawn(ctx context.Context, op, key string, fn func(ctx context.Context)) error {
-	if !s.track() {
+	if !s.life.Track() {
 		return s.wrapErr(ctx, op, key, kvstore.ErrClosed)
 	}
-	bound, cancel := s.bind(ctx)
+	bound, cancel := s.life.Bind(ctx)
 	go func() {
-		defer s.workers.Done()
+		defer s.life.Done()
 		defer cancel()
 		fn(bound)
 	}()

@@ -231,7 +231,7 @@ func TestWatchServerGone(t *testing.T) {
 	// up to timeout each before the failures are counted.
 	for name, down := range map[string]func(*testing.T, *testserver.Server){
 		"Stopped": func(t *testing.T, s *testserver.Server) { s.Stop(t) },
-		"Paused":  func(t *testing.T, s *testserver.Server) { pause(t, s); t.Cleanup(func() { s.Resume(t) }) },
+		"Paused":  func(t *testing.T, s *testserver.Server) { s.Pause(t); t.Cleanup(func() { s.Resume(t) }) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

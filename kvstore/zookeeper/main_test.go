@@ -1,13 +1,6 @@
 package zookeeper_test
 
 import (
-	"context"
-	"flag"
-	"fmt"
-	"io"
-	"os"
-	"runtime"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -23,110 +16,7 @@ var endpoints []string
 // TestMain starts the shared server, runs the tests, stops the server, then fails the package if
 // a goroutine is left: every Store must end all it started on Close, go-zookeeper's included.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
-		// A fuzzing worker runs only the fuzz target, which needs no server.
-		os.Exit(m.Run())
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	tb := &mainTB{ctx: ctx}
-	var server *testserver.Server
-	if !tb.run(func() { server = testserver.ZooKeeper(tb) }) {
-		cancel()
-		tb.cleanup()
-		if tb.skipped {
-			os.Exit(0) // testserver said why, loudly; it skips only where servers are not required
-		}
-		os.Exit(1)
-	}
-	endpoints = server.Endpoints
-	code := m.Run()
-	cancel()
-	tb.cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: goroutines left after the tests: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	goleak.VerifyTestMain(testserver.Shared(m, func(tb testing.TB) {
+		endpoints = testserver.ZooKeeper(tb).Endpoints
+	}))
 }
-
-// mainTB is the testing.TB that testserver needs, for TestMain, which has none. FailNow and
-// SkipNow end the goroutine that run started, as they end a test's.
-type mainTB struct {
-	testing.TB // nil: only supplies the interface's unexported method
-
-	ctx      context.Context
-	mu       sync.Mutex
-	cleanups []func()
-	failed   bool
-	skipped  bool
-}
-
-func (tb *mainTB) run(f func()) bool {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	<-done
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	return !tb.failed && !tb.skipped
-}
-
-func (tb *mainTB) cleanup() {
-	tb.mu.Lock()
-	cleanups := tb.cleanups
-	tb.cleanups = nil
-	tb.mu.Unlock()
-	for i := len(cleanups) - 1; i >= 0; i-- {
-		cleanups[i]()
-	}
-}
-
-func (tb *mainTB) Cleanup(f func()) {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	tb.cleanups = append(tb.cleanups, f)
-}
-
-func (tb *mainTB) TempDir() string {
-	dir, err := os.MkdirTemp("", "kvmirror-zookeeper-test-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
-	return dir
-}
-
-func (tb *mainTB) Failed() bool {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	return tb.failed
-}
-
-func (tb *mainTB) Fail() {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	tb.failed = true
-}
-
-func (tb *mainTB) SkipNow() {
-	tb.mu.Lock()
-	tb.skipped = true
-	tb.mu.Unlock()
-	runtime.Goexit()
-}
-
-func (tb *mainTB) FailNow()                        { tb.Fail(); runtime.Goexit() }
-func (tb *mainTB) Log(args ...any)                 { fmt.Fprintln(os.Stderr, args...) }
-func (tb *mainTB) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-func (tb *mainTB) Fatal(args ...any)               { tb.Log(args...); tb.FailNow() }
-func (tb *mainTB) Fatalf(format string, a ...any)  { tb.Logf(format, a...); tb.FailNow() }
-func (tb *mainTB) Skipf(format string, a ...any)   { tb.Logf(format, a...); tb.SkipNow() }
-func (tb *mainTB) Helper()                         {}
-func (tb *mainTB) Name() string                    { return "TestMain" }
-func (tb *mainTB) Context() context.Context        { return tb.ctx }
-func (tb *mainTB) Output() io.Writer               { return os.Stderr }

@@ -1,13 +1,8 @@
 package zookeeper_test
 
 import (
-	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +15,7 @@ import (
 // Put and AtomicPut with a TTL then fail with ErrCallNotSupported, naming the server setting, and
 // write nothing. Locks do not need TTL nodes and work.
 func TestTTLDisabled(t *testing.T) {
-	st := openStore(t, startZooKeeperWithoutTTL(t), nil)
+	st := openStore(t, testserver.ZooKeeper(t, testserver.WithoutTTLNodes()).Endpoints, nil)
 	ctx := t.Context()
 	opts := &kvstore.WriteOptions{TTL: time.Minute}
 	errs := map[string]error{"Put": st.Put(ctx, "ttl/k", []byte("v"), opts)}
@@ -42,62 +37,6 @@ func TestTTLDisabled(t *testing.T) {
 	}
 	if err := lock.Unlock(ctx); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// startZooKeeperWithoutTTL starts a ZooKeeper whose extended types (TTL nodes) are off, which
-// testserver.ZooKeeper cannot do: it always turns them on. It is the bare minimum (no TLS, no
-// auth); the binaries are those TestMain's server proved present.
-func startZooKeeperWithoutTTL(t *testing.T) []string {
-	t.Helper()
-	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	_, port, _ := strings.Cut(addr, ":")
-	cfg := filepath.Join(dir, "zoo.cfg")
-	config := strings.Join([]string{
-		"tickTime=500", "dataDir=" + filepath.Join(dir, "data"), "clientPort=" + port,
-		"clientPortAddress=127.0.0.1", "admin.enableServer=false", "4lw.commands.whitelist=srvr",
-	}, "\n")
-	if err := os.WriteFile(cfg, []byte(config+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	log, err := os.Create(filepath.Join(dir, "zookeeper.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = log.Close() }()
-	cmd := exec.Command("/usr/bin/java", "-Xmx128m", "-XX:TieredStopAtLevel=1", "-Djava.net.preferIPv4Stack=true",
-		"-cp", "/usr/share/java/zookeeper.jar:/usr/share/java/*", "org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting ZooKeeper: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			out, _ := os.ReadFile(log.Name())
-			t.Logf("ZooKeeper log:\n%s", out)
-		}
-	})
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	for {
-		probe, done := context.WithTimeout(ctx, 2*time.Second)
-		out, err := testserver.FourLetterWord(probe, addr, nil, "srvr")
-		done()
-		if err == nil && strings.Contains(out, "Mode: standalone") {
-			return []string{addr}
-		}
-		select {
-		case <-exited:
-			t.Fatal("ZooKeeper exited during start-up")
-		case <-ctx.Done():
-			t.Fatalf("ZooKeeper not serving: %v", err)
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
 }
 
