@@ -54,7 +54,7 @@ test-deps: ## Install and build every server the tests run against (cached: a se
 # KVMIRROR_REQUIRE_SERVERS=1 turns a missing server binary into a test failure instead of a skip.
 .PHONY: test
 test: test-deps fmt-check vet lint ## Install the test servers, check and lint, then run every test with -race.
-	KVMIRROR_REQUIRE_SERVERS=1 go test -race -timeout 45m ./...
+	KVMIRROR_REQUIRE_SERVERS=1 go test -race -count=1 -timeout 45m ./...
 
 .PHONY: bench
 bench: test-deps ## Run the benchmarks (against the same real servers as the tests); results are ratios to a baseline of the same run.
