@@ -3,6 +3,7 @@ package testserver
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,20 +85,36 @@ func missingBinary(paths ...string) error {
 	return fmt.Errorf("%v missing", missing)
 }
 
-// requireBinaries stops the test when a server binary is missing: a failure where servers are
-// required, otherwise a skip that says loudly that nothing was tested.
-func requireBinaries(t testing.TB, server string, paths ...string) {
+// RequireBinaries stops the test when a binary it needs is missing: a failure where servers are
+// required, otherwise a skip that says loudly that nothing was tested. what names the server or
+// tool for the message.
+func RequireBinaries(t testing.TB, what string, paths ...string) {
 	t.Helper()
 	err := missingBinary(paths...)
 	if err == nil {
 		return
 	}
 	msg := fmt.Sprintf("testserver: cannot start %s: %v; run `%s` (hack/test-deps.sh) to install the test servers",
-		server, err, installCommand)
+		what, err, installCommand)
 	if ServersRequired() {
 		t.Fatal(msg)
 	}
 	banner := strings.Repeat("!", skipBannerWidth)
 	t.Skipf("\n%s\nSKIPPED, NOT TESTED: %s.\nThis skip is allowed only when running tests by hand; "+
 		"with CI=true or %s=1 it is a failure.\n%s", banner, msg, requireEnv, banner)
+}
+
+// Kubectl returns the kubectl that `make test-deps` links beside the envtest API server, or the
+// one on PATH; a missing kubectl stops the test as RequireBinaries does.
+func Kubectl(t testing.TB) string {
+	t.Helper()
+	linked := filepath.Join(EnvtestAssets(), "kubectl")
+	if missingBinary(linked) == nil {
+		return linked
+	}
+	if p, err := exec.LookPath("kubectl"); err == nil {
+		return p
+	}
+	RequireBinaries(t, "kubectl", linked)
+	return linked
 }

@@ -24,7 +24,7 @@ const consulNode = "kvmirror-test"
 // management token.
 func Consul(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	requireBinaries(t, "consul "+ConsulVersion, ConsulBinary())
+	RequireBinaries(t, "consul "+ConsulVersion, ConsulBinary())
 	o := applyOptions(opts)
 	s := newServer(t, "consul")
 	s.bin = ConsulBinary()

@@ -32,7 +32,7 @@ func EnvtestEnvironment(t testing.TB) *envtest.Environment {
 		assets = EnvtestAssets()
 		env.BinaryAssetsDirectory = assets
 	}
-	requireBinaries(t, "envtest (kube-apiserver "+KubeVersion+", etcd)",
+	RequireBinaries(t, "envtest (kube-apiserver "+KubeVersion+", etcd)",
 		filepath.Join(assets, "kube-apiserver"), filepath.Join(assets, "etcd"))
 	if root, err := moduleRoot(); err == nil {
 		if dir := filepath.Join(root, "config", "crd", "bases"); isDir(dir) {

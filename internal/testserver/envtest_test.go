@@ -1,9 +1,7 @@
 package testserver_test
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -46,10 +44,7 @@ func TestEnvtest(t *testing.T) {
 	}
 
 	// The kubeconfig file works for kubectl, as process-level tests use it.
-	kubectl := filepath.Join(testserver.EnvtestAssets(), "kubectl")
-	if _, err := os.Stat(kubectl); err != nil {
-		t.Skipf("no kubectl next to the envtest binaries: %v", err)
-	}
+	kubectl := testserver.Kubectl(t)
 	out, err := exec.CommandContext(t.Context(), kubectl, "--kubeconfig", testserver.KubeconfigFile(t, env),
 		"get", "configmap", "smoke", "-n", "default", "-o", "jsonpath={.data.key}").CombinedOutput()
 	if err != nil || string(out) != "value" {

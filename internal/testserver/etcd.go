@@ -17,7 +17,7 @@ import (
 // carries no password.
 func Etcd(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	requireBinaries(t, "etcd "+EtcdVersion, EtcdBinary())
+	RequireBinaries(t, "etcd "+EtcdVersion, EtcdBinary())
 	return startEtcd(t, "etcd", EtcdBinary(), nil, applyOptions(opts))
 }
 
@@ -28,7 +28,7 @@ func Etcd(t testing.TB, opts ...Option) *Server {
 // has lost its permissions, so a request without credentials is refused as well.
 func EtcdV2(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	requireBinaries(t, "etcd 3.4 (Debian package etcd-server)", debianEtcd)
+	RequireBinaries(t, "etcd 3.4 (Debian package etcd-server)", debianEtcd)
 	return startEtcd(t, "etcd-v2", debianEtcd, []string{"--enable-v2"}, applyOptions(opts))
 }
 

@@ -28,7 +28,7 @@ const ZooKeeperTick = 500 * time.Millisecond
 // credentials before anything else, and Username/Password are the digest super user.
 func ZooKeeper(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	requireBinaries(t, "ZooKeeper (Debian package zookeeper)", javaBin, zooKeeperJar)
+	RequireBinaries(t, "ZooKeeper (Debian package zookeeper)", javaBin, zooKeeperJar)
 	o := applyOptions(opts)
 	s := newServer(t, "zookeeper")
 	s.bin = javaBin

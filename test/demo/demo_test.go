@@ -7,12 +7,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -96,33 +94,13 @@ func TestDemoOnceFailsNamingTheStep(t *testing.T) {
 }
 
 // requireServers stops the test when the control plane's binaries are missing: a failure where
-// servers are required (CI=true, KVMIRROR_REQUIRE_SERVERS=1, as testserver does), a loud skip
-// otherwise.
+// servers are required, a loud skip otherwise (testserver's rule).
 func requireServers(t *testing.T) {
 	t.Helper()
 	assets := testserver.EnvtestAssets()
-	var missing []string
-	for _, name := range []string{"kube-apiserver", "etcd", "kubectl"} {
-		p := filepath.Join(assets, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
-			continue
-		}
-		// Like the demo, take PATH's kubectl when test-deps did not link one.
-		if _, err := exec.LookPath(name); err == nil && name == "kubectl" {
-			continue
-		}
-		missing = append(missing, p)
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := fmt.Sprintf("the demo needs %v: run `make test-deps`", missing)
-	if testserver.ServersRequired() {
-		t.Fatal(msg)
-	}
-	banner := strings.Repeat("!", 78)
-	t.Skipf("\n%s\nSKIPPED, NOT TESTED: %s.\nThis skip is allowed only when running tests by hand; "+
-		"with CI=true or KVMIRROR_REQUIRE_SERVERS=1 it is a failure.\n%s", banner, msg, banner)
+	testserver.RequireBinaries(t, "the demo's control plane",
+		filepath.Join(assets, "kube-apiserver"), filepath.Join(assets, "etcd"))
+	testserver.Kubectl(t)
 }
 
 // build compiles a package of the module into dir and returns the binary's path.

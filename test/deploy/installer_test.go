@@ -106,32 +106,18 @@ func moduleRoot() string {
 	return root
 }
 
-// tool finds a command the tests run. kubectl is taken first from the envtest assets, where
-// `make test-deps` puts the one that matches the API server. A missing tool fails the test where
-// servers are required and otherwise skips it loudly, as a missing server does.
+// tool finds a command the tests run: kubectl through testserver.Kubectl (the one matching the
+// API server), anything else on PATH. A missing tool stops the test as a missing server does.
 func tool(t *testing.T, name string) string {
 	t.Helper()
 	if name == "kubectl" {
-		if p := filepath.Join(testserver.EnvtestAssets(), name); isExecutable(p) {
-			return p
-		}
+		return testserver.Kubectl(t)
 	}
 	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
+	if err != nil {
+		testserver.RequireBinaries(t, name, name)
 	}
-	msg := fmt.Sprintf("%s not found (%v); run `make test-deps`", name, err)
-	if testserver.ServersRequired() {
-		t.Fatal(msg)
-	}
-	banner := strings.Repeat("!", 78)
-	t.Skipf("\n%s\nSKIPPED, NOT TESTED: %s\n%s", banner, msg, banner)
-	return ""
-}
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+	return p
 }
 
 // readObjects decodes every YAML document of a file, skipping empty ones.

@@ -2,8 +2,6 @@ package manifests
 
 import (
 	"bytes"
-	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -37,29 +35,6 @@ func (k kubectl) mustRun(t *testing.T, stdin string, args ...string) string {
 	return out
 }
 
-// findKubectl prefers the kubectl `make test-deps` puts beside the envtest API server.
-func findKubectl(t *testing.T) string {
-	t.Helper()
-	if p := filepath.Join(testserver.EnvtestAssets(), "kubectl"); isExecutable(p) {
-		return p
-	}
-	p, err := exec.LookPath("kubectl")
-	if err == nil {
-		return p
-	}
-	msg := fmt.Sprintf("kubectl not found (%v); run `make test-deps`", err)
-	if testserver.ServersRequired() {
-		t.Fatal(msg)
-	}
-	t.Skipf("\n%s\nSKIPPED, NOT TESTED: %s\n%s", strings.Repeat("!", 78), msg, strings.Repeat("!", 78))
-	return ""
-}
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
-}
-
 // mirror is a KVMirror manifest with the given spec lines (indented under spec:).
 func mirror(name, spec string) string {
 	return "apiVersion: kvmirror.io/v1alpha1\nkind: KVMirror\nmetadata:\n  name: " + name + "\nspec:\n" + spec
@@ -72,7 +47,7 @@ const etcdBackend = "  backend:\n    type: etcd\n    endpoints: [\"etcd.storage.
 // samples among them) are accepted with their defaults filled in, and `kubectl get` prints the
 // columns users look at.
 func TestApply(t *testing.T) {
-	k := kubectl{bin: findKubectl(t)}
+	k := kubectl{bin: testserver.Kubectl(t)}
 	env := testserver.EnvtestEnvironment(t)
 	k.kubeconfig = testserver.KubeconfigFile(t, env)
 	k.mustRun(t, "", "create", "namespace", "apply-test")
