@@ -15,6 +15,9 @@ import (
 // DefaultTTL is the lock TTL of a Candidate whose Config.TTL is zero.
 const DefaultTTL = 5 * time.Second
 
+// MinTTL is the shortest lock TTL a Candidate accepts.
+const MinTTL = 400 * time.Millisecond
+
 // Config configures a Candidate.
 type Config struct {
 	// Key is the lock key every candidate of one election shares.
@@ -34,11 +37,12 @@ func (c *Config) setDefaults() error {
 	if c.Key == "" || c.Identity == "" {
 		return errors.New("leadership: Key and Identity are required")
 	}
-	if c.TTL < 0 {
-		return fmt.Errorf("leadership: negative TTL %s", c.TTL)
-	}
 	if c.TTL == 0 {
 		c.TTL = DefaultTTL
+	}
+	// Below this the checks every TTL/4 would be faster than any store can answer.
+	if c.TTL < MinTTL {
+		return fmt.Errorf("leadership: TTL %s is below the minimum %s", c.TTL, MinTTL)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -234,4 +234,7 @@ func TestNewCandidateValidates(t *testing.T) {
 	if _, err := leadership.NewCandidate(nil, leadership.Config{Key: "k", Identity: "x", TTL: -time.Second}); err == nil {
 		t.Error("a negative TTL was accepted")
 	}
+	if _, err := leadership.NewCandidate(nil, leadership.Config{Key: "k", Identity: "x", TTL: time.Nanosecond}); err == nil {
+		t.Error("a TTL below MinTTL was accepted")
+	}
 }
