@@ -5,7 +5,11 @@
 //
 // Every Store has its own HTTP client and transport. Requests go to one agent and move to the
 // next endpoint when it cannot be dialled. Config.TLS switches to HTTPS; Config.Token is the ACL
-// token (HTTP 403 from Consul is kvstore.ErrPermissionDenied).
+// token (HTTP 403 from Consul is kvstore.ErrPermissionDenied). A listing from which Consul left
+// out keys the token may not read is ErrPermissionDenied too, never a partial answer (Consul
+// flags such listings only for requests with a token). A token that may read below a directory
+// but not the directory key itself (a policy on "dir/") gets ErrKeyNotFound from List when
+// nothing is below: whether the directory key exists is hidden from it.
 //
 // How the contract maps onto Consul:
 //

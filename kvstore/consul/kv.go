@@ -2,6 +2,7 @@ package consul
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -75,6 +76,11 @@ func (s *Store) listBelow(dir string, q *api.QueryOptions) ([]*kvstore.KVPair, *
 	if err != nil {
 		return nil, nil, err
 	}
+	// Consul answers a listing the token may read only in part with the readable keys alone;
+	// passing that on would report the others as deleted.
+	if meta.ResultsFilteredByACLs {
+		return nil, nil, fmt.Errorf("%w: the token may not read every key below %q", kvstore.ErrPermissionDenied, dir)
+	}
 	return below(dir, entries), meta, nil
 }
 
@@ -114,10 +120,16 @@ func (s *Store) list(ctx context.Context, dir string, consistent bool) ([]*kvsto
 }
 
 // dirExists returns nil when dir itself is a key (an empty listing is then the answer) and
-// ErrKeyNotFound otherwise.
+// ErrKeyNotFound otherwise. A token that may read below dir but not dir itself (an ACL on
+// "dir/") cannot tell; the listing it was allowed, complete and empty, answers for it. Without a
+// token Consul does not flag filtered listings, so an empty one proves nothing and the refusal
+// stands.
 func (s *Store) dirExists(ctx context.Context, dir string, consistent bool) error {
 	if dir != "" {
 		pair, err := s.get(ctx, dir, consistent)
+		if errors.Is(err, kvstore.ErrPermissionDenied) && s.hasToken {
+			return kvstore.ErrKeyNotFound
+		}
 		if err != nil || pair != nil {
 			return err
 		}

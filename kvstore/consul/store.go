@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,9 @@ type Store struct {
 	client    *api.Client
 	transport *http.Transport
 	timeout   time.Duration
+	// hasToken: requests carry an ACL token. Consul marks listings it filtered only for such
+	// requests, so only then is an unflagged listing known to be complete.
+	hasToken bool
 
 	// minSessionTTL is the agent's session_ttl_min once an agent refused a shorter TTL; 0 until
 	// then. Learning it from the refusal needs no ACL beyond session:write.
@@ -71,7 +75,8 @@ func New(ctx context.Context, endpoints []string, cfg *kvstore.Config) (kvstore.
 	if err != nil {
 		return nil, fmt.Errorf("consul: %w", err)
 	}
-	s := &Store{client: client, transport: transport, timeout: cfg.Timeout(), sessions: map[*session]struct{}{}}
+	s := &Store{client: client, transport: transport, timeout: cfg.Timeout(), sessions: map[*session]struct{}{},
+		hasToken: cfg.Token != "" || os.Getenv("CONSUL_HTTP_TOKEN") != "" || os.Getenv("CONSUL_HTTP_TOKEN_FILE") != ""}
 	s.life, s.end = context.WithCancel(context.Background())
 	if err := s.ping(ctx, cfg.Token != ""); err != nil {
 		s.end()
