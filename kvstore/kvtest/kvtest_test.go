@@ -11,7 +11,7 @@ import (
 
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/kvtest"
-	"github.com/kvmirror/kvmirror/kvstore/kvtest/internal/memstore"
+	"github.com/kvmirror/kvmirror/kvstore/memstore"
 )
 
 // TestMain fails the package if a Store of the reference backend, or the suite, leaks a goroutine:
