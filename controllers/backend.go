@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kvmirror/kvmirror/api/v1alpha1"
+	"github.com/kvmirror/kvmirror/internal/credentials"
 	"github.com/kvmirror/kvmirror/kvstore"
 )
 
@@ -120,21 +120,15 @@ func tlsConfig(ref *v1alpha1.TLSSecretReference, data map[string][]byte) (*tls.C
 	if len(ca) == 0 && len(cert) == 0 {
 		return nil, failure(v1alpha1.ReasonInvalidSecret, "Secret %q holds neither %q nor %q", ref.Name, secretCA, secretCert)
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: ref.ServerName}
-	if len(ca) > 0 {
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(ca) {
-			return nil, failure(v1alpha1.ReasonInvalidSecret, "Secret %q: %s holds no PEM certificate", ref.Name, secretCA)
-		}
+	cfg, err := credentials.TLS(credentials.PEM{CA: ca, Cert: cert, Key: key, ServerName: ref.ServerName})
+	var pairErr *credentials.KeyPairError
+	switch {
+	case errors.Is(err, credentials.ErrNoCertificate):
+		return nil, failure(v1alpha1.ReasonInvalidSecret, "Secret %q: %s holds no PEM certificate", ref.Name, secretCA)
+	case errors.As(err, &pairErr):
+		return nil, failure(v1alpha1.ReasonInvalidSecret, "Secret %q: %s and %s: %v", ref.Name, secretCert, secretKey, pairErr.Err)
 	}
-	if len(cert) > 0 || len(key) > 0 {
-		pair, err := tls.X509KeyPair(cert, key)
-		if err != nil {
-			return nil, failure(v1alpha1.ReasonInvalidSecret, "Secret %q: %s and %s: %v", ref.Name, secretCert, secretKey, err)
-		}
-		cfg.Certificates = []tls.Certificate{pair}
-	}
-	return cfg, nil
+	return cfg, err
 }
 
 // writeFields hashes each field with its length first, so that no two different field lists

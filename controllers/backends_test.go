@@ -7,12 +7,12 @@ import (
 	"testing"
 
 	"github.com/kvmirror/kvmirror/api/v1alpha1"
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/boltdb"
 	"github.com/kvmirror/kvmirror/kvstore/consul"
 	"github.com/kvmirror/kvmirror/kvstore/etcd"
 	"github.com/kvmirror/kvmirror/kvstore/etcdv2"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 	"github.com/kvmirror/kvmirror/kvstore/zookeeper"
 )
 

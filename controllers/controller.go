@@ -32,8 +32,9 @@ type Options struct {
 	// mostly waits on a backend, and one slow backend should not hold up every other mirror.
 	MaxConcurrentReconciles int
 	// MinBackoff and MaxBackoff bound the exponential backoff between retries of a mirror whose
-	// backend fails, and between restarts of a watch that ended. Defaults 1s and 1m: a backend
-	// that comes back is noticed within a minute even without a watch event.
+	// backend fails, and between restarts of a watch that ended (each restart delay lengthened by
+	// up to 10% at random, so that the watches on one store do not restart in lockstep). Defaults
+	// 1s and 1m: a backend that comes back is noticed within a minute even without a watch event.
 	MinBackoff, MaxBackoff time.Duration
 	// Open opens Stores. Default kvstore.Open, which needs the backend packages imported.
 	Open OpenFunc

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kvmirror/kvmirror/api/v1alpha1"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // Outage tests let a mirror find out about a dead backend through its resync, so they set a
@@ -47,13 +48,13 @@ func outageSpec(fx *fixture, prefix string, endpoints ...string) v1alpha1.KVMirr
 func testPartition(t *testing.T, h *harness, fx *fixture) {
 	p := randomPrefix()
 	put(t, fx.store, p+"/a", "1")
-	px := newProxy(t, fx.server.Endpoints[0])
+	px := testserver.NewProxy(t, fx.server.Endpoints[0])
 	h.createMirror(t, "partition", outageSpec(fx, p, px.Addr()))
 	h.eventuallyData(t, "partition", map[string]string{"a": "1"})
 	h.eventuallyReady(t, "partition", metav1.ConditionTrue, v1alpha1.ReasonSynced)
 	label := string(fx.spec.Type) + "://" + px.Addr()
 
-	px.Cut()
+	px.Break()
 	h.eventuallyReady(t, "partition", metav1.ConditionFalse, v1alpha1.ReasonBackendUnreachable)
 	gm := g(t)
 	up, ok := gaugeSeries(backendUp, map[string]string{"backend": label})

@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -14,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kvmirror/kvmirror/api/v1alpha1"
-	"github.com/kvmirror/kvmirror/kvstore"
 )
 
 // The operator's permissions. A mirror writes only ConfigMaps and reads only Secrets of its own
@@ -98,70 +95,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	default:
 		return ctrl.Result{RequeueAfter: resyncPeriod(&m)}, nil
 	}
-}
-
-// sync lists the prefix and brings the ConfigMap up to date.
-func (r *Reconciler) sync(ctx context.Context, m *v1alpha1.KVMirror) outcome {
-	key := client.ObjectKeyFromObject(m)
-	prefix, err := kvstore.NormalizeDir(m.Spec.Prefix)
-	if err == nil && prefix == "" {
-		err = errors.New("the root cannot be mirrored")
-	}
-	if err != nil {
-		r.watches.stop(key)
-		return outcome{reason: v1alpha1.ReasonInvalidSpec, message: fmt.Sprintf("prefix %q: %v", m.Spec.Prefix, err)}
-	}
-	cfg, err := resolveBackend(ctx, r.client, m)
-	if err != nil {
-		// Without its Secrets the mirror cannot say which connection it should use; holding on
-		// to the previous one would keep reading with credentials that were withdrawn.
-		r.watches.stop(key)
-		return failed(err)
-	}
-
-	// Taken before listing: a snapshot that arrives while we list starts a new interval and
-	// triggers another reconcile.
-	eventTime, hadEvent := r.watches.takeEventTime(key)
-	l, err := r.pool.acquire(ctx, cfg)
-	if err != nil {
-		r.backends.set(key, cfg.label, false)
-		return failed(fmt.Errorf("connect to %s: %w", cfg.label, err))
-	}
-	defer l.Release()
-	r.watches.ensure(ctx, key, l, cfg.key, prefix)
-
-	listCtx, cancel := context.WithTimeout(ctx, storeTimeout(cfg))
-	pairs, err := l.Store().List(listCtx, prefix, nil)
-	cancel()
-	if errors.Is(err, kvstore.ErrKeyNotFound) {
-		pairs, err = nil, nil
-	}
-	r.backends.set(key, cfg.label, err == nil)
-	if err != nil {
-		return failed(fmt.Errorf("list %q on %s: %w", prefix, cfg.label, err))
-	}
-
-	mapped := mapPairs(prefix, pairs, separator(m))
-	if mapped.Bytes > MaxConfigMapBytes {
-		return outcome{reason: v1alpha1.ReasonTooLarge, message: fmt.Sprintf(
-			"the %d keys below %q add up to %d bytes, over the ConfigMap limit of %d; the ConfigMap keeps its last data",
-			mapped.Keys, prefix, mapped.Bytes, MaxConfigMapBytes)}
-	}
-	wrote, err := r.applyConfigMap(ctx, m, mapped)
-	if err != nil {
-		return failed(err)
-	}
-	if wrote && hadEvent {
-		eventToWrite.Observe(time.Since(eventTime).Seconds())
-	}
-	res := outcome{reason: v1alpha1.ReasonSynced, mapped: mapped, wrote: wrote,
-		message: fmt.Sprintf("ConfigMap %q holds the %d keys below %q", m.ConfigMapName(), mapped.Keys, prefix)}
-	if n := len(mapped.Skipped); n > 0 {
-		res.reason = v1alpha1.ReasonInvalidKeys
-		res.message = fmt.Sprintf("%d keys below %q could not be mirrored (see status.skippedKeys); ConfigMap %q holds the other %d",
-			n, prefix, m.ConfigMapName(), mapped.Keys)
-	}
-	return res
 }
 
 // failed turns an error into an outcome. Failures that only a change in the cluster can cure

@@ -18,10 +18,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kvmirror/kvmirror/api/v1alpha1"
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/consul"
 	"github.com/kvmirror/kvmirror/kvstore/etcd"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 	"github.com/kvmirror/kvmirror/kvstore/zookeeper"
 )
 

@@ -2,15 +2,18 @@ package controllers
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kvmirror/kvmirror/api/v1alpha1"
+	"github.com/kvmirror/kvmirror/kvstore"
 )
 
 // mirrorEvent is what a watch sends to the controller: which mirror to reconcile. The controller
@@ -24,9 +27,10 @@ type mirrorEvent = event.TypedGenericEvent[*v1alpha1.KVMirror]
 // Each watch owns a lease on its Store, so a Store stays open exactly while some mirror watches
 // through it. Its goroutines are stopped and waited for by stop, stopAll and the end of run.
 type watches struct {
-	events     chan mirrorEvent
-	minBackoff time.Duration
-	maxBackoff time.Duration
+	events chan mirrorEvent
+	// backoff spaces the restarts of a watch that failed or ended. Each watch steps a copy of it,
+	// and takes a fresh copy once a snapshot arrives.
+	backoff wait.Backoff
 
 	mu      sync.Mutex
 	running map[types.NamespacedName]*watch
@@ -45,12 +49,17 @@ type watch struct {
 
 func newWatches(minBackoff, maxBackoff time.Duration) *watches {
 	return &watches{
-		events:     make(chan mirrorEvent),
-		minBackoff: minBackoff,
-		maxBackoff: maxBackoff,
-		running:    map[types.NamespacedName]*watch{},
-		pending:    map[types.NamespacedName]time.Time{},
+		events:  make(chan mirrorEvent),
+		backoff: restartBackoff(minBackoff, maxBackoff),
+		running: map[types.NamespacedName]*watch{},
+		pending: map[types.NamespacedName]time.Time{},
 	}
+}
+
+// restartBackoff doubles from minDelay up to maxDelay, each delay lengthened by up to 10% at
+// random: after an outage, the watches of every mirror on the store do not restart in lockstep.
+func restartBackoff(minDelay, maxDelay time.Duration) wait.Backoff {
+	return wait.Backoff{Duration: minDelay, Factor: 2, Jitter: 0.1, Steps: math.MaxInt32, Cap: maxDelay}
 }
 
 // ensure makes sure a watch of prefix through l's Store runs for mirror. If one with the same
@@ -127,6 +136,11 @@ func (w *watches) count() int {
 	return len(w.running)
 }
 
+// treeWatcher is what a watch reads of a Store.
+type treeWatcher interface {
+	WatchTree(ctx context.Context, directory string, opts *kvstore.ReadOptions) (<-chan []*kvstore.KVPair, error)
+}
+
 // run keeps a WatchTree going until ctx ends. The Store retries transient failures inside; when
 // its channel closes anyway, or WatchTree fails, the backend is considered gone: the mirror is
 // told (its reconcile reports the outage) and the watch is retried with exponential backoff.
@@ -134,30 +148,52 @@ func (w *watches) run(ctx context.Context, wt *watch, mirror types.NamespacedNam
 	defer close(wt.done)
 	defer l.Release()
 	log := logf.FromContext(ctx).WithValues("kvmirror", mirror, "prefix", prefix)
-	backoff := w.minBackoff
+	backoff := w.backoff
 	for {
-		ch, err := l.Store().WatchTree(ctx, prefix, nil)
-		if err == nil {
-			for range ch {
-				backoff = w.minBackoff
-				w.notify(ctx, mirror)
-			}
-		}
+		delivered, err := w.follow(ctx, l.Store(), mirror, prefix)
 		if ctx.Err() != nil {
 			return
 		}
+		if delivered {
+			backoff = w.backoff
+		}
+		delay := backoff.Step()
 		if err != nil {
-			log.Info("watch failed, retrying", "error", err.Error(), "backoff", backoff)
+			log.Info("watch failed, retrying", "error", err.Error(), "backoff", delay)
 		} else {
-			log.Info("watch ended, restarting", "backoff", backoff)
+			log.Info("watch ended, restarting", "backoff", delay)
 		}
 		w.notify(ctx, mirror)
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, delay) {
 			return
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, w.maxBackoff)
+	}
+}
+
+// follow runs one WatchTree of prefix and notifies the controller of every snapshot until the
+// channel closes. It reports whether any snapshot arrived.
+func (w *watches) follow(ctx context.Context, s treeWatcher, mirror types.NamespacedName, prefix string) (bool, error) {
+	ch, err := s.WatchTree(ctx, prefix, nil)
+	if err != nil {
+		return false, err
+	}
+	delivered := false
+	for range ch {
+		delivered = true
+		w.notify(ctx, mirror)
+	}
+	return delivered, nil
+}
+
+// sleep waits for d and reports true, or reports false as soon as ctx ends.
+func sleep(ctx context.Context, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
 	}
 }
 

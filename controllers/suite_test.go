@@ -32,7 +32,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kvmirror/kvmirror/api/v1alpha1"
-	"github.com/kvmirror/kvmirror/internal/testserver"
+	"github.com/kvmirror/kvmirror/internal/testcluster"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // The suite runs one envtest API server and one real manager with the KVMirror controller for
@@ -168,7 +169,7 @@ func envtestAssets() string {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
 		return dir
 	}
-	return testserver.EnvtestAssets()
+	return testcluster.Assets()
 }
 
 func newEnv() *envtest.Environment {

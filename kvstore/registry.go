@@ -76,9 +76,11 @@ func OpenURL(ctx context.Context, rawURL string, cfg *Config) (Store, error) {
 //	zk://h1:2181,h2:2181/app           (ZooKeeper with the chroot /app)
 //	boltdb:///var/lib/kv.db?bucket=b    (an absolute path; boltdb://data/kv.db is relative)
 //	etcd://user:password@h1:2379       (credentials; Consul takes ?token=...)
+//	etcd://h1:2379?layout=plain         (etcd keys named as etcdctl writes them: "a/b", not "/a/b")
 //
 // Query parameters: bucket (BoltDB), timeout (a Go duration, Config.ConnectionTimeout), persist
-// (true/false, Config.PersistConnection), token (Consul ACL token). Any other parameter is an error.
+// (true/false, Config.PersistConnection), token (Consul ACL token), layout (slash or plain,
+// Config.KeyLayout; etcd only). Any other parameter is an error.
 func ParseURL(rawURL string, base *Config) (backend string, endpoints []string, cfg *Config, err error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok || scheme == "" {
@@ -150,6 +152,11 @@ func applyQuery(cfg *Config, rawQuery string) error {
 				return fmt.Errorf("timeout %q: want a positive duration such as 5s", value)
 			}
 			cfg.ConnectionTimeout = d
+		case "layout":
+			if value != KeyLayoutSlash && value != KeyLayoutPlain {
+				return fmt.Errorf("layout %q: want %s or %s", value, KeyLayoutSlash, KeyLayoutPlain)
+			}
+			cfg.KeyLayout = value
 		case "persist":
 			b, err := strconv.ParseBool(value)
 			if err != nil {
@@ -157,7 +164,7 @@ func applyQuery(cfg *Config, rawQuery string) error {
 			}
 			cfg.PersistConnection = b
 		default:
-			return fmt.Errorf("unknown parameter %q (known: bucket, persist, timeout, token)", name)
+			return fmt.Errorf("unknown parameter %q (known: bucket, layout, persist, timeout, token)", name)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,12 @@ func TestParseURL(t *testing.T) {
 			check: func(c *kvstore.Config) bool {
 				return c.Username == "root" && c.Password == "p@ss" && c.ConnectionTimeout == 3*time.Second
 			}},
+		{url: "etcd://h1:2379?layout=plain", backend: "etcd", endpoints: []string{"h1:2379"},
+			check: func(c *kvstore.Config) bool { return c.KeyLayout == kvstore.KeyLayoutPlain }},
+		{url: "etcd://h1:2379/?layout=slash", backend: "etcd", endpoints: []string{"h1:2379"},
+			check: func(c *kvstore.Config) bool { return c.KeyLayout == kvstore.KeyLayoutSlash }},
+		{url: "etcd://h1:2379", backend: "etcd", endpoints: []string{"h1:2379"},
+			check: func(c *kvstore.Config) bool { return c.KeyLayout == "" }},
 	}
 	for _, tt := range tests {
 		backend, endpoints, cfg, err := kvstore.ParseURL(tt.url, nil)
@@ -57,6 +64,8 @@ func TestParseURLErrors(t *testing.T) {
 		"etcd://h1:2379?timeout=abc", // bad duration
 		"etcd://h1:2379?persist=yes", // bad bool
 		"etcd://h1:2379?colour=blue", // unknown parameter
+		"etcd://h1:2379?layout=flat", // unknown layout
+		"etcd://h1:2379?layout=",     // empty layout
 		"etcd://h1:2379/app",         // a path is a ZooKeeper chroot only
 	} {
 		if _, _, _, err := kvstore.ParseURL(raw, nil); err == nil {
@@ -76,6 +85,27 @@ func TestParseURLKeepsBase(t *testing.T) {
 	}
 	if base.ConnectionTimeout != time.Second {
 		t.Error("ParseURL modified its base config")
+	}
+}
+
+func TestParseURLUnknownParameterNamesKnown(t *testing.T) {
+	_, _, _, err := kvstore.ParseURL("etcd://h1:2379?colour=blue", nil)
+	if err == nil || !strings.Contains(err.Error(), "known: bucket, layout, persist, timeout, token") {
+		t.Errorf("ParseURL(unknown parameter) = %v, want the list of known parameters", err)
+	}
+}
+
+func TestRefuseKeyLayout(t *testing.T) {
+	for _, cfg := range []*kvstore.Config{nil, {}} {
+		if err := cfg.RefuseKeyLayout("consul"); err != nil {
+			t.Errorf("RefuseKeyLayout(%+v) = %v, want nil", cfg, err)
+		}
+	}
+	for _, layout := range []string{kvstore.KeyLayoutSlash, kvstore.KeyLayoutPlain, "flat"} {
+		err := (&kvstore.Config{KeyLayout: layout}).RefuseKeyLayout("consul")
+		if !errors.Is(err, kvstore.ErrInvalidOption) || !strings.Contains(err.Error(), layout) {
+			t.Errorf("RefuseKeyLayout(%q) = %v, want ErrInvalidOption naming it", layout, err)
+		}
 	}
 }
 

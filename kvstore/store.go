@@ -3,6 +3,7 @@ package kvstore
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"time"
 )
 
@@ -165,6 +166,27 @@ type Config struct {
 	// PersistConnection keeps the BoltDB file open for the Store's life. When false, the file is
 	// opened for each call, so several processes can share it.
 	PersistConnection bool
+	// KeyLayout chooses how kvstore keys are named in the backend, where the backend offers a
+	// choice; empty means the backend's default. Only the etcd (v3) backend has one, between
+	// KeyLayoutSlash, its default, and KeyLayoutPlain (see its package documentation). The
+	// other backends return ErrInvalidOption for any non-empty value.
+	KeyLayout string
+}
+
+// Key layouts of the etcd backend: the kvstore key "a/b" is the etcd key "/a/b" in
+// KeyLayoutSlash, and "a/b" in KeyLayoutPlain.
+const (
+	KeyLayoutSlash = "slash"
+	KeyLayoutPlain = "plain"
+)
+
+// RefuseKeyLayout returns ErrInvalidOption when c asks for a key layout, for a backend that has
+// none to choose: ignoring the setting would store keys where the caller does not expect them.
+func (c *Config) RefuseKeyLayout(backend string) error {
+	if c == nil || c.KeyLayout == "" {
+		return nil
+	}
+	return fmt.Errorf("%s: %w: key layout %q: %s has no choice of key layout", backend, ErrInvalidOption, c.KeyLayout, backend)
 }
 
 // Timeout returns c.ConnectionTimeout, or DefaultConnectionTimeout when c is nil or the field is zero.

@@ -8,11 +8,13 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/kvmirror/kvmirror/internal/leadergate"
 )
 
 func main() {
 	opts := bindFlags(flag.CommandLine)
-	opts.leader = bindLeaderFlags(flag.CommandLine)
+	opts.leader = leadergate.BindFlags(flag.CommandLine)
 	opts.embedded = bindEmbeddedFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))

@@ -15,9 +15,11 @@ import (
 
 	"github.com/kvmirror/kvmirror/api/v1alpha1"
 	"github.com/kvmirror/kvmirror/controllers"
+	"github.com/kvmirror/kvmirror/internal/leadergate"
 )
 
-// run builds the manager and its controllers and runs them until ctx ends.
+// run builds the manager, then the leadership gate if replicas elect one, then the controllers,
+// and runs them until ctx ends.
 func run(ctx context.Context, cfg *rest.Config, o *options) error {
 	if o.embedded.enabled() {
 		stop, err := startEmbeddedEtcd(ctx, o.embedded)
@@ -30,17 +32,11 @@ func run(ctx context.Context, cfg *rest.Config, o *options) error {
 	if err != nil {
 		return err
 	}
-	start, holder := mgr.Add, func() (string, uint64) { return "", 0 }
-	if o.leader.enabled() {
-		// The controllers run only while this replica holds the kvstore lock.
-		gate := newLeaderGate(o.leader, mgr.GetLogger().WithName("leader"))
-		start = func(c manager.Runnable) error {
-			gate.controllers = c
-			return mgr.Add(gate)
-		}
-		holder = gate.holder
+	var gate *leadergate.Gate
+	if o.leader.Enabled() {
+		gate = leadergate.New(o.leader, mgr.GetLogger().WithName("leader"))
 	}
-	if _, err := addControllers(mgr, o, holder, start); err != nil {
+	if err := addControllers(mgr, o, gate); err != nil {
 		return err
 	}
 	return mgr.Start(ctx)
@@ -83,17 +79,20 @@ func newManager(cfg *rest.Config, o *options) (manager.Manager, error) {
 	return mgr, nil
 }
 
-// addControllers builds the KVMirror controller and hands it to start, which decides when it
-// runs. mgr.Add runs it for the manager's whole life; a leadership gate passes a function that
-// starts it only once this replica holds the lock (see controllers.New).
-func addControllers(mgr manager.Manager, o *options, holder func() (string, uint64), start func(manager.Runnable) error) (*controllers.Controller, error) {
+// addControllers builds the KVMirror controller and adds it to mgr. With a gate, the controller
+// runs only while this replica holds the kvstore lock, and every ConfigMap write records the
+// gate's identity and term; without one, it runs for the manager's whole life.
+func addControllers(mgr manager.Manager, o *options, gate *leadergate.Gate) error {
 	opts := controllers.Options{MaxConcurrentReconciles: o.maxConcurrent}
-	if o.leader.enabled() {
-		opts.Holder = holder
+	if gate != nil {
+		opts.Holder = gate.Holder
 	}
 	c, err := controllers.New(mgr, opts)
 	if err != nil {
-		return nil, fmt.Errorf("create KVMirror controller: %w", err)
+		return fmt.Errorf("create KVMirror controller: %w", err)
 	}
-	return c, start(c)
+	if gate != nil {
+		return mgr.Add(gate.Guard(c))
+	}
+	return mgr.Add(c)
 }

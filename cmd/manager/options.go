@@ -7,6 +7,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/kvmirror/kvmirror/internal/leadergate"
 )
 
 // options are the manager's command-line settings, named as in controller-runtime's scaffolds so
@@ -19,7 +21,7 @@ type options struct {
 	watchNamespaces []string
 	maxConcurrent   int
 	zap             zap.Options
-	leader          *leaderOptions
+	leader          *leadergate.Options
 	embedded        *embeddedOptions
 }
 
@@ -54,7 +56,7 @@ func (o *options) complete() error {
 		errs = append(errs, errors.New("--max-concurrent-reconciles must be at least 1"))
 	}
 	if o.leader != nil {
-		errs = append(errs, o.leader.complete())
+		errs = append(errs, o.leader.Complete())
 	}
 	return errors.Join(errs...)
 }

@@ -16,7 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/kvmirror/kvmirror/api/v1alpha1"
-	"github.com/kvmirror/kvmirror/internal/testserver"
+	"github.com/kvmirror/kvmirror/internal/testcluster"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // controlPlaneTimeout bounds the start and the stop of the control plane. kube-apiserver
@@ -140,5 +141,5 @@ func (c *cluster) stop() error {
 
 // envtestVersions describes the servers for the step's explanation.
 func envtestVersions() string {
-	return fmt.Sprintf("kube-apiserver %s and etcd %s", testserver.KubeVersion, testserver.EtcdVersion)
+	return fmt.Sprintf("kube-apiserver %s and etcd %s", testcluster.KubeVersion, testserver.EtcdVersion)
 }

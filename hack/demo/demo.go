@@ -12,7 +12,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
+	"github.com/kvmirror/kvmirror/internal/testcluster"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // demo holds what the script starts, so that shutdown can stop all of it.
@@ -54,7 +55,7 @@ func newDemo(cfg *config) (*demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &demo{cfg: cfg, root: root, out: &printer{w: os.Stdout}, assets: testserver.EnvtestAssets()}
+	d := &demo{cfg: cfg, root: root, out: &printer{w: os.Stdout}, assets: testcluster.Assets()}
 	d.dir, d.manager = d.abs(cfg.dir), d.abs(cfg.manager)
 	d.kubectlPath = findKubectl(d.assets)
 	if err := checkServers(d.assets, d.kubectlPath); err != nil {
@@ -123,7 +124,7 @@ func (d *demo) kubectl(ctx context.Context, args ...string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, d.kubectlPath, args...)
 	cmd.Dir = d.root
-	cmd.SysProcAttr = procAttr()
+	cmd.SysProcAttr = testserver.SysProcAttr()
 	out, err := cmd.CombinedOutput()
 	d.out.block(string(out))
 	if err != nil {

@@ -5,16 +5,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kvmirror/kvmirror/internal/embedetcd"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/etcd"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // kvStartAttempts: a free port can be taken by another process between the moment it is picked
@@ -35,15 +34,15 @@ type kvServer struct {
 func startKV(ctx context.Context, dataDir, logFile string) (*kvServer, error) {
 	var errs []error
 	for range kvStartAttempts {
-		ports, err := freePorts(2)
+		ports, err := testserver.FreePorts(2)
 		if err != nil {
 			return nil, err
 		}
 		_ = os.RemoveAll(dataDir) // a failed attempt may leave a member that names the old ports
 		srv, err := embedetcd.Start(ctx, embedetcd.Options{
 			Dir:       dataDir,
-			ClientURL: "http://" + loopback(ports[0]),
-			PeerURL:   "http://" + loopback(ports[1]),
+			ClientURL: "http://" + testserver.Loopback(ports[0]),
+			PeerURL:   "http://" + testserver.Loopback(ports[1]),
 			LogFile:   logFile,
 		})
 		if err != nil {
@@ -70,23 +69,6 @@ func (k *kvServer) close() {
 func openStore(ctx context.Context, endpoint string) (kvstore.Store, error) {
 	return etcd.New(ctx, []string{endpoint}, &kvstore.Config{ConnectionTimeout: 5 * time.Second})
 }
-
-// freePorts returns n distinct loopback ports that were free a moment ago; every listener stays
-// open until all are picked, so the kernel cannot hand out one port twice.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("free port: %w", err)
-		}
-		defer func() { _ = l.Close() }()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 // kvCommand is `demo put KEY VALUE` and `demo delete KEY`: a way to play with the running demo's
 // etcd without an etcdctl on the machine. It returns the exit code.

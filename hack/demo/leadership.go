@@ -76,7 +76,7 @@ func (d *demo) handOver(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	d.timings.oldLeaderExit = r.exitedAt.Sub(sent)
+	d.timings.oldLeaderExit = r.proc.ExitedAt().Sub(sent)
 	d.out.info("%s stopped its controllers, released the lock and exited (%s) %s after SIGTERM", old, status, seconds(d.timings.oldLeaderExit))
 	if d.replica(newLeader) == nil {
 		return "", fmt.Errorf("the lock key names %q, which is not a running replica", newLeader)

@@ -20,12 +20,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/kvmirror/kvmirror/internal/testcluster"
 )
 
 // Exit codes: a failed step and a broken setup are told apart from an interruption, so that a
@@ -114,20 +115,9 @@ func run(cfg *config) int {
 // moduleRoot finds the kvmirror checkout from the working directory: the demo reads
 // config/crd/bases and, by default, writes .demo and runs bin/manager there.
 func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
+	root, err := testcluster.ModuleRoot()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("run the demo inside the kvmirror checkout: %w", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			if _, err := os.Stat(filepath.Join(dir, "config", "crd", "bases")); err == nil {
-				return dir, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run the demo inside the kvmirror checkout (no go.mod with config/crd/bases above the working directory)")
-		}
-		dir = parent
-	}
+	return root, nil
 }

@@ -10,13 +10,6 @@ import (
 	"syscall"
 )
 
-// procAttr puts a child in its own process group, so that Ctrl-C reaches only the demo, which
-// then stops the children in order (managers first, then the control plane), and has the kernel
-// kill the child if the demo dies without cleaning up, so that nothing outlives it.
-func procAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-}
-
 // Environment variables through which the demo tells its own binary, started by envtest under a
 // server's name, where the real server is and which process it must not outlive.
 const (

@@ -3,14 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 const (
@@ -29,13 +29,8 @@ type replica struct {
 	identity  string
 	args      []string
 	logPath   string
-	logStart  int64 // where this run's output begins in the log
 	probeAddr string
-	cmd       *exec.Cmd
-	started   time.Time
-	done      chan struct{} // closed once the process has been waited for
-	exitErr   error         // the process's end, valid once done is closed
-	exitedAt  time.Time     // valid once done is closed
+	proc      *testserver.Process
 }
 
 // replicaArgs are the manager flags the demo passes, apart from the ports.
@@ -63,44 +58,26 @@ func startReplica(ctx context.Context, a replicaArgs, identity string, wait time
 }
 
 func launchReplica(a replicaArgs, identity string) (*replica, error) {
-	ports, err := freePorts(2)
+	ports, err := testserver.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
 	r := &replica{
 		identity:  identity,
 		logPath:   filepath.Join(a.logDir, identity+".log"),
-		probeAddr: loopback(ports[1]),
-		done:      make(chan struct{}),
+		probeAddr: testserver.Loopback(ports[1]),
 	}
 	r.args = []string{
 		"--kubeconfig=" + a.kubeconfig,
 		"--leader-elect-store=etcd://" + a.store,
 		"--leader-elect-identity=" + identity,
-		"--metrics-bind-address=" + loopback(ports[0]),
+		"--metrics-bind-address=" + testserver.Loopback(ports[0]),
 		"--health-probe-bind-address=" + r.probeAddr,
 	}
 	// Appended: a replica started again in interactive mode keeps its earlier life in the log.
-	log, err := os.OpenFile(r.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = log.Close() }() // the child has its own copy
-	if r.logStart, err = log.Seek(0, io.SeekEnd); err != nil {
-		return nil, err
-	}
-	r.cmd = exec.Command(a.manager, r.args...)
-	r.cmd.Stdout, r.cmd.Stderr = log, log
-	r.cmd.SysProcAttr = procAttr()
-	if err := r.cmd.Start(); err != nil {
+	if r.proc, err = testserver.StartProcess(exec.Command(a.manager, r.args...), r.logPath); err != nil {
 		return nil, fmt.Errorf("start %s: %w", a.manager, err)
 	}
-	r.started = time.Now()
-	go func() {
-		r.exitErr = r.cmd.Wait()
-		r.exitedAt = time.Now()
-		close(r.done)
-	}()
 	return r, nil
 }
 
@@ -109,7 +86,7 @@ func (r *replica) waitReady(ctx context.Context, wait time.Duration) error {
 	url := "http://" + r.probeAddr + "/readyz"
 	return poll(ctx, wait, r.identity+" ready ("+url+")", func(ctx context.Context) error {
 		if !r.running() {
-			return stopPolling(fmt.Errorf("%s exited at start (%w); end of %s:\n%s", r.identity, r.exitErr, r.logPath, r.logTail()))
+			return stopPolling(fmt.Errorf("%s exited at start (%w); end of %s:\n%s", r.identity, r.proc.ExitErr(), r.logPath, r.logTail()))
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -127,58 +104,37 @@ func (r *replica) waitReady(ctx context.Context, wait time.Duration) error {
 	})
 }
 
-func (r *replica) pid() int { return r.cmd.Process.Pid }
+func (r *replica) pid() int { return r.proc.Pid() }
 
-func (r *replica) running() bool {
-	select {
-	case <-r.done:
-		return false
-	default:
-		return true
-	}
-}
+func (r *replica) running() bool { return r.proc.Running() }
 
 // terminate asks the manager to stop: it stops its controllers, releases the lock, and exits.
-func (r *replica) terminate() error { return r.cmd.Process.Signal(syscall.SIGTERM) }
+func (r *replica) terminate() error { return r.proc.Signal(syscall.SIGTERM) }
 
 // waitExit waits for the process to end and says how it ended.
 func (r *replica) waitExit(ctx context.Context, wait time.Duration) (string, error) {
 	select {
-	case <-r.done:
+	case <-r.proc.Done():
 	case <-ctx.Done():
 		return "", ctx.Err()
 	case <-time.After(wait):
 		return "", fmt.Errorf("%s still running %s after SIGTERM", r.identity, seconds(wait))
 	}
-	if r.exitErr != nil {
-		return "", fmt.Errorf("%s exited with %w; end of %s:\n%s", r.identity, r.exitErr, r.logPath, r.logTail())
+	if err := r.proc.ExitErr(); err != nil {
+		return "", fmt.Errorf("%s exited with %w; end of %s:\n%s", r.identity, err, r.logPath, r.logTail())
 	}
 	return "exit status 0", nil
 }
 
 // stop ends the replica: SIGTERM, then SIGKILL if it has not exited after replicaStopTimeout.
-func (r *replica) stop() {
-	if !r.running() {
-		return
-	}
-	_ = r.terminate()
-	select {
-	case <-r.done:
-	case <-time.After(replicaStopTimeout):
-		_ = r.cmd.Process.Kill()
-		<-r.done
-	}
-}
+func (r *replica) stop() { r.proc.Stop(replicaStopTimeout) }
 
 // logTail returns the last lines this run of the replica wrote to its log, indented, for an
 // error message.
 func (r *replica) logTail() string {
-	data, err := os.ReadFile(r.logPath)
+	tail, err := r.proc.LogTail(logTailLines)
 	if err != nil {
 		return outputIndent + err.Error()
 	}
-	data = data[min(r.logStart, int64(len(data))):]
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	lines = lines[max(0, len(lines)-logTailLines):]
-	return outputIndent + strings.Join(lines, "\n"+outputIndent)
+	return outputIndent + strings.ReplaceAll(tail, "\n", "\n"+outputIndent)
 }

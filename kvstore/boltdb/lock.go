@@ -32,10 +32,10 @@ func (s *Store) NewLock(_ context.Context, key string, opts *kvstore.LockOptions
 	if err != nil {
 		return nil, err
 	}
-	if err := s.begin(); err != nil {
-		return nil, err
+	if !s.life.Track() {
+		return nil, kvstore.ErrClosed
 	}
-	defer s.end()
+	defer s.life.Done()
 	return &locker{s: s, key: key, opts: o}, nil
 }
 
@@ -63,10 +63,10 @@ type holding struct {
 
 // Lock takes the lock; see kvstore.Locker.
 func (l *locker) Lock(ctx context.Context) (<-chan struct{}, error) {
-	if err := l.s.begin(); err != nil {
-		return nil, err
+	if !l.s.life.Track() {
+		return nil, kvstore.ErrClosed
 	}
-	defer l.s.end()
+	defer l.s.life.Done()
 	if l.current() != nil {
 		return nil, fmt.Errorf("boltdb: lock %q is already held by this Locker", l.key)
 	}
@@ -129,7 +129,7 @@ func (l *locker) waitTurn(ctx context.Context, sub *subscription, until time.Tim
 	select {
 	case <-ctx.Done():
 		return fmt.Errorf("boltdb: waiting for lock %q: %w", l.key, ctx.Err())
-	case <-l.s.ctx.Done():
+	case <-l.s.life.Context().Done():
 		return kvstore.ErrClosed
 	case <-sub.ready:
 		sub.take()
@@ -143,29 +143,28 @@ func (l *locker) waitTurn(ctx context.Context, sub *subscription, until time.Tim
 func (l *locker) hold(id holderID, index uint64, deadline time.Time, sub *subscription) (<-chan struct{}, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &holding{l: l, id: id, lost: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
-	s := l.s
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if err := l.s.life.Hold(h, h.releaseAtClose); err != nil {
 		cancel()
 		sub.cancel()
 		close(h.done)
 		_ = h.release(context.Background())
-		return nil, kvstore.ErrClosed
+		return nil, err
 	}
-	s.locks[h] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
 
 	l.mu.Lock()
 	l.held = h
 	l.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
+	err := l.s.life.Go(context.Background(), func(context.Context) {
 		defer close(h.done)
 		defer sub.cancel()
 		h.keep(ctx, sub, index, deadline)
-	}()
+	})
+	if err != nil { // closed meanwhile: Close releases the lock it holds once done is closed
+		cancel()
+		sub.cancel()
+		close(h.done)
+		return nil, err
+	}
 	return h.lost, nil
 }
 
@@ -179,13 +178,20 @@ func (l *locker) current() *holding {
 func (l *locker) Unlock(ctx context.Context) error {
 	h := l.current()
 	if h == nil {
-		if err := l.s.begin(); err != nil {
-			return err
+		if l.s.life.Ended() {
+			return kvstore.ErrClosed
 		}
-		l.s.end()
 		return fmt.Errorf("%w: %q", kvstore.ErrNotLocked, l.key)
 	}
 	return h.release(ctx)
+}
+
+// releaseAtClose is release for Close, to which a tenure that ended already is no error.
+func (h *holding) releaseAtClose() error {
+	if err := h.release(context.Background()); err != nil && !errors.Is(err, kvstore.ErrNotLocked) {
+		return err
+	}
+	return nil
 }
 
 // release stops the keeper, removes the lock from the file if this tenure still holds it, and
@@ -228,10 +234,7 @@ func (h *holding) lose() {
 	h.lostOnce.Do(func() {
 		// Forget first: whoever sees the channel closed may call Lock again at once.
 		defer close(h.lost)
-		s := h.l.s
-		s.mu.Lock()
-		delete(s.locks, h)
-		s.mu.Unlock()
+		h.l.s.life.Drop(h)
 		h.l.mu.Lock()
 		if h.l.held == h {
 			h.l.held = nil

@@ -2,13 +2,12 @@ package boltdb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/lifecycle"
 )
 
 func init() { kvstore.Register("boltdb", New) }
@@ -22,17 +21,10 @@ type Store struct {
 	timeout time.Duration
 	persist bool
 
-	// ctx ends at Close: it stops this Store's watches and the waiting of its Lock calls. It
-	// outlives every call, so it cannot come from one.
-	ctx    context.Context
-	cancel context.CancelFunc
-	// wg counts calls in flight and goroutines, so that Close returns only when none is left
-	// touching the file.
-	wg sync.WaitGroup
-
-	mu     sync.Mutex
-	closed bool
-	locks  map[*holding]struct{} // locks held through this Store, released by Close
+	// life ends at Close: it stops this Store's watches and the waiting of its Lock calls, and
+	// releases the locks held through this Store. Its workers are the calls in flight and the
+	// goroutines, so that Close returns only when none is left touching the file.
+	life *lifecycle.Life
 }
 
 // New opens a Store on the BoltDB file endpoints[0] (created if missing) and the bucket
@@ -44,11 +36,14 @@ type Store struct {
 // kvstore.ErrUnreachable after cfg.ConnectionTimeout. Either way, every Store of this process on
 // the file shares one handle, one watch notifier and one lock table.
 func New(ctx context.Context, endpoints []string, cfg *kvstore.Config) (kvstore.Store, error) {
+	if err := cfg.RefuseKeyLayout("boltdb"); err != nil {
+		return nil, err
+	}
 	path, bucket, err := checkConfig(endpoints, cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{bucket: bucket, timeout: cfg.Timeout(), persist: cfg.PersistConnection, locks: map[*holding]struct{}{}}
+	s := &Store{bucket: bucket, timeout: cfg.Timeout(), persist: cfg.PersistConnection}
 	s.f = refFile(path)
 	if err := s.f.ensureBuckets(ctx, s.timeout, bucket); err != nil {
 		s.f.unref()
@@ -61,7 +56,7 @@ func New(ctx context.Context, endpoints []string, cfg *kvstore.Config) (kvstore.
 		}
 	}
 	s.f.start()
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.life = lifecycle.New()
 	return s, nil
 }
 
@@ -83,70 +78,29 @@ func checkConfig(endpoints []string, cfg *kvstore.Config) (path, bucket string, 
 // goroutines to end; the file is closed once no Store of this process uses it. Close is
 // idempotent; every other call after it returns kvstore.ErrClosed.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	held := s.locks
-	s.locks = nil
-	s.mu.Unlock()
-
-	var errs []error
-	for h := range held {
-		if err := h.release(context.Background()); err != nil && !errors.Is(err, kvstore.ErrNotLocked) {
-			errs = append(errs, err)
+	return s.life.Close(func() error {
+		if s.persist {
+			s.f.release()
 		}
-	}
-	s.cancel()
-	s.wg.Wait()
-	if s.persist {
-		s.f.release()
-	}
-	s.f.unref()
-	return errors.Join(errs...)
+		s.f.unref()
+		return nil
+	})
 }
-
-// begin admits a call unless the Store is closed; end must follow.
-func (s *Store) begin() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return kvstore.ErrClosed
-	}
-	s.wg.Add(1)
-	return nil
-}
-
-func (s *Store) end() { s.wg.Done() }
 
 // view runs fn in a read transaction for a call of the user's.
 func (s *Store) view(ctx context.Context, fn func(*txn) error) error {
-	if err := s.begin(); err != nil {
-		return err
+	if !s.life.Track() {
+		return kvstore.ErrClosed
 	}
-	defer s.end()
+	defer s.life.Done()
 	return s.f.view(ctx, s.timeout, s.bucket, fn)
 }
 
 // update runs fn in a write transaction for a call of the user's.
 func (s *Store) update(ctx context.Context, fn func(*txn) error) error {
-	if err := s.begin(); err != nil {
-		return err
+	if !s.life.Track() {
+		return kvstore.ErrClosed
 	}
-	defer s.end()
+	defer s.life.Done()
 	return s.f.update(ctx, s.timeout, s.bucket, fn)
-}
-
-// goroutine runs fn on a goroutine that Close waits for; it fails once the Store is closed.
-func (s *Store) goroutine(fn func()) error {
-	if err := s.begin(); err != nil {
-		return err
-	}
-	go func() {
-		defer s.end()
-		fn()
-	}()
-	return nil
 }

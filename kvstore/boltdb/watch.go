@@ -2,10 +2,11 @@ package boltdb
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/chans"
+	"github.com/kvmirror/kvmirror/kvstore/internal/pairs"
 )
 
 // retryInterval is how soon a watch re-reads the file after a read failed, typically because
@@ -81,17 +82,11 @@ func (s *Store) WatchTree(ctx context.Context, directory string, _ *kvstore.Read
 // watch runs a watch goroutine with a context that also ends at Close, and drops its
 // subscription when it returns.
 func (s *Store) watch(ctx context.Context, sub *subscription, run func(context.Context)) error {
-	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(s.ctx, cancel)
-	err := s.goroutine(func() {
+	err := s.life.Go(ctx, func(ctx context.Context) {
 		defer sub.cancel()
-		defer stop()
-		defer cancel()
 		run(ctx)
 	})
 	if err != nil {
-		stop()
-		cancel()
 		sub.cancel()
 	}
 	return err
@@ -124,7 +119,7 @@ func (w *keyWatch) read(t *txn) (*kvstore.KVPair, error) {
 func (w *keyWatch) run(ctx context.Context, ch chan<- *kvstore.KVPair, first *kvstore.KVPair) {
 	if first != nil {
 		w.exists = true
-		if !send(ctx, ch, first) {
+		if !chans.Send(ctx, ch, first) {
 			return
 		}
 	}
@@ -138,7 +133,7 @@ func (w *keyWatch) run(ctx context.Context, ch chan<- *kvstore.KVPair, first *kv
 		for _, e := range events {
 			pair, changed, err := w.next(ctx, e)
 			retry = retry || err != nil
-			if changed && !send(ctx, ch, pair) {
+			if changed && !chans.Send(ctx, ch, pair) {
 				return
 			}
 		}
@@ -163,7 +158,7 @@ func (w *keyWatch) next(ctx context.Context, e event) (*kvstore.KVPair, bool, er
 			return nil, false, nil
 		}
 		w.seen = e.index
-		pair = clonePair(e.pair)
+		pair = pairs.Clone(e.pair)
 	}
 	if pair == nil && !w.exists {
 		return nil, false, nil
@@ -179,7 +174,7 @@ type treeWatch struct {
 }
 
 func (w *treeWatch) run(ctx context.Context, ch chan<- []*kvstore.KVPair, last []*kvstore.KVPair) {
-	if !send(ctx, ch, last) {
+	if !chans.Send(ctx, ch, last) {
 		return
 	}
 	retry := false
@@ -187,20 +182,20 @@ func (w *treeWatch) run(ctx context.Context, ch chan<- []*kvstore.KVPair, last [
 		if _, ok := wait(ctx, w.sub, retry); !ok {
 			return
 		}
-		var pairs []*kvstore.KVPair
+		var listing []*kvstore.KVPair
 		err := w.s.f.view(ctx, w.s.timeout, w.s.bucket, func(t *txn) error {
 			var err error
-			pairs, _, err = t.list(w.dir)
+			listing, _, err = t.list(w.dir)
 			return err
 		})
 		retry = err != nil
-		if err != nil || samePairs(pairs, last) {
+		if err != nil || pairs.SameWrites(listing, last) {
 			continue
 		}
-		if !send(ctx, ch, pairs) {
+		if !chans.Send(ctx, ch, listing) {
 			return
 		}
-		last = pairs
+		last = listing
 	}
 }
 
@@ -223,28 +218,4 @@ func wait(ctx context.Context, sub *subscription, retry bool) ([]event, bool) {
 	case <-timer:
 		return append([]event{{resync: true}}, sub.take()...), true
 	}
-}
-
-// send delivers v unless ctx ends first.
-func send[T any](ctx context.Context, ch chan<- T, v T) bool {
-	select {
-	case ch <- v:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func clonePair(p *kvstore.KVPair) *kvstore.KVPair {
-	if p == nil {
-		return nil
-	}
-	return &kvstore.KVPair{Key: p.Key, Value: slices.Clone(p.Value), LastIndex: p.LastIndex}
-}
-
-// samePairs compares listings by key and index: an index names one write of one key.
-func samePairs(a, b []*kvstore.KVPair) bool {
-	return slices.EqualFunc(a, b, func(x, y *kvstore.KVPair) bool {
-		return x.Key == y.Key && x.LastIndex == y.LastIndex
-	})
 }

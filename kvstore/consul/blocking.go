@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/kvmirror/kvmirror/kvstore/internal/retry"
 )
 
 // waitTime is how long one blocking query may wait for a change before Consul answers anyway.
@@ -45,10 +47,7 @@ func (s *Store) blockingAttempt(ctx context.Context, b *blocking) (context.Conte
 // retrier paces the retries of a background loop (watch, lock monitor) after failed requests,
 // and says when to give up.
 type retrier struct {
-	delay   time.Duration
-	since   time.Time     // start of the current run of failures; zero after a success
-	giveUp  time.Duration // how long a run of transient failures may last; 0: forever
-	maxWait time.Duration
+	pace *retry.Backoff // GiveUp: how long a run of transient failures may last; 0: forever
 }
 
 // watchGiveUp is how long a watch retries an agent that stays unreachable before it closes its
@@ -59,7 +58,7 @@ func (s *Store) watchGiveUp() time.Duration {
 }
 
 func newRetrier(giveUp time.Duration) *retrier {
-	return &retrier{giveUp: giveUp, maxWait: 2 * time.Second}
+	return &retrier{pace: &retry.Backoff{Min: 50 * time.Millisecond, Max: 2 * time.Second, GiveUp: giveUp}}
 }
 
 // failed waits before the next try and returns true, or returns false when the loop should stop:
@@ -69,29 +68,9 @@ func (r *retrier) failed(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || !retryable(err) {
 		return false
 	}
-	if r.since.IsZero() {
-		r.since, r.delay = time.Now(), 50*time.Millisecond
-	}
-	if r.giveUp > 0 && time.Since(r.since) > r.giveUp {
-		return false
-	}
-	if sleep(ctx, r.delay) != nil {
-		return false
-	}
-	r.delay = min(2*r.delay, r.maxWait)
-	return true
+	return r.pace.Wait(ctx)
 }
 
 func (r *retrier) succeeded() {
-	r.since = time.Time{}
-}
-
-// send delivers v unless ctx ends first.
-func send[T any](ctx context.Context, ch chan<- T, v T) bool {
-	select {
-	case ch <- v:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	r.pace.Reset()
 }

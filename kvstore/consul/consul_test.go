@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/consul"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // open opens a Store that the test closes when it ends.
@@ -35,25 +36,6 @@ func dirFor(t *testing.T) string {
 	return "consul-test/" + t.Name() + "-" + hex.EncodeToString(b)
 }
 
-func put(t *testing.T, st kvstore.Store, key, value string, opts *kvstore.WriteOptions) {
-	t.Helper()
-	if err := st.Put(t.Context(), key, []byte(value), opts); err != nil {
-		t.Fatalf("Put(%q): %v", key, err)
-	}
-}
-
-// recv receives from ch within d; ok is false when ch was closed.
-func recv[T any](t *testing.T, ch <-chan T, d time.Duration, what string) (v T, ok bool) {
-	t.Helper()
-	select {
-	case v, ok = <-ch:
-		return v, ok
-	case <-time.After(d):
-		t.Fatalf("%s: nothing within %s", what, d)
-		return v, false
-	}
-}
-
 func expectValue(t *testing.T, what string, pair *kvstore.KVPair, want string) {
 	t.Helper()
 	if pair == nil || string(pair.Value) != want {
@@ -67,7 +49,7 @@ func expectValue(t *testing.T, what string, pair *kvstore.KVPair, want string) {
 func TestWatchDeleteBetweenQueries(t *testing.T) {
 	st := open(t, endpoints, nil)
 	key := dirFor(t) + "/k"
-	put(t, st, key, "v1", nil)
+	kvtest.MustPut(t, st, key, "v1", nil)
 	ch, err := st.Watch(t.Context(), key, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -76,13 +58,13 @@ func TestWatchDeleteBetweenQueries(t *testing.T) {
 	if err := st.Delete(t.Context(), key); err != nil {
 		t.Fatal(err)
 	}
-	put(t, st, key, "v2", nil)
-	first, _ := recv(t, ch, 5*time.Second, "current value")
+	kvtest.MustPut(t, st, key, "v2", nil)
+	first, _ := kvtest.Receive(t, ch, 5*time.Second, "current value")
 	expectValue(t, "first event", first, "v1")
-	if del, _ := recv(t, ch, 5*time.Second, "deletion"); del != nil {
+	if del, _ := kvtest.Receive(t, ch, 5*time.Second, "deletion"); del != nil {
 		t.Fatalf("second event = %+v, want the deletion (nil)", del)
 	}
-	again, _ := recv(t, ch, 5*time.Second, "re-creation")
+	again, _ := kvtest.Receive(t, ch, 5*time.Second, "re-creation")
 	expectValue(t, "third event", again, "v2")
 }
 
@@ -94,7 +76,7 @@ func TestWatchCancelWithinOneSecond(t *testing.T) {
 	for _, missing := range []bool{false, true} {
 		key := dirFor(t) + "/k"
 		if !missing {
-			put(t, st, key, "v", nil)
+			kvtest.MustPut(t, st, key, "v", nil)
 		}
 		ctx, cancel := context.WithCancel(t.Context())
 		ch, err := st.Watch(ctx, key, nil)
@@ -102,7 +84,7 @@ func TestWatchCancelWithinOneSecond(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !missing {
-			recv(t, ch, 5*time.Second, "current value")
+			kvtest.Receive(t, ch, 5*time.Second, "current value")
 		}
 		time.Sleep(200 * time.Millisecond) // the next blocking query is in flight
 		start := time.Now()
@@ -128,7 +110,7 @@ func TestProcessWideHTTPUntouched(t *testing.T) {
 
 	st := open(t, endpoints, &kvstore.Config{Token: "ignored-without-acls"})
 	key := dirFor(t) + "/k"
-	put(t, st, key, "v", nil)
+	kvtest.MustPut(t, st, key, "v", nil)
 	if _, err := st.Get(t.Context(), key, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +147,7 @@ func TestFailover(t *testing.T) {
 	dead := "127.0.0.1:" + fmt.Sprint(testserver.FreePort(t))
 	st := open(t, []string{dead, endpoints[0]}, &kvstore.Config{ConnectionTimeout: 2 * time.Second})
 	key := dirFor(t) + "/k"
-	put(t, st, key, "through the second endpoint", nil)
+	kvtest.MustPut(t, st, key, "through the second endpoint", nil)
 	pair, err := st.Get(t.Context(), key, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +174,7 @@ func TestShortTTLRaised(t *testing.T) {
 	st := open(t, endpoints, nil)
 	key := dirFor(t) + "/k"
 	start := time.Now()
-	put(t, st, key, "short", &kvstore.WriteOptions{TTL: 300 * time.Millisecond})
+	kvtest.MustPut(t, st, key, "short", &kvstore.WriteOptions{TTL: 300 * time.Millisecond})
 	time.Sleep(time.Second)
 	if _, err := st.Get(t.Context(), key, nil); err != nil {
 		t.Fatalf("key gone %s after a 300ms TTL write, before the 2s floor: %v", time.Since(start), err)
@@ -223,7 +205,7 @@ func TestPutOnHeldLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	put(t, other, key, "overwritten", nil)
+	kvtest.MustPut(t, other, key, "overwritten", nil)
 	err = other.Put(t.Context(), key, []byte("ttl"), &kvstore.WriteOptions{TTL: 2 * time.Second})
 	if !errors.Is(err, kvstore.ErrCallNotSupported) {
 		t.Errorf("Put with TTL on a held lock: %v, want ErrCallNotSupported", err)
@@ -260,9 +242,9 @@ func TestUnprintableKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	put(t, st, dir+"/zero\u200bwidth/sibling", "s", nil)
-	put(t, st, key, "v", nil)
-	ev, _ := recv(t, ch, 5*time.Second, "creation")
+	kvtest.MustPut(t, st, dir+"/zero\u200bwidth/sibling", "s", nil)
+	kvtest.MustPut(t, st, key, "v", nil)
+	ev, _ := kvtest.Receive(t, ch, 5*time.Second, "creation")
 	expectValue(t, "event", ev, "v")
 	pairs, err := st.List(t.Context(), dir+"/zero\u200bwidth", nil)
 	if err != nil || len(pairs) != 2 {
@@ -271,7 +253,7 @@ func TestUnprintableKeys(t *testing.T) {
 	if err := st.Delete(t.Context(), key); err != nil {
 		t.Fatal(err)
 	}
-	if ev, _ := recv(t, ch, 5*time.Second, "deletion"); ev != nil {
+	if ev, _ := kvtest.Receive(t, ch, 5*time.Second, "deletion"); ev != nil {
 		t.Fatalf("event = %+v, want the deletion", ev)
 	}
 	lock, err := st.NewLock(t.Context(), key, &kvstore.LockOptions{Value: []byte("locked")})
@@ -281,7 +263,7 @@ func TestUnprintableKeys(t *testing.T) {
 	if _, err := lock.Lock(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	ev, _ = recv(t, ch, 5*time.Second, "lock acquisition")
+	ev, _ = kvtest.Receive(t, ch, 5*time.Second, "lock acquisition")
 	expectValue(t, "event", ev, "locked")
 	if err := lock.Unlock(t.Context()); err != nil {
 		t.Fatal(err)

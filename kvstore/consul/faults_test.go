@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // lockTTL is the lock TTL of the fault tests; with the test server's session_ttl_min of 1s it
@@ -61,25 +62,25 @@ func TestServerRestart(t *testing.T) {
 	lostAt := closedAt(lost)
 	waiter, _ := waiterSt.NewLock(t.Context(), key, &kvstore.LockOptions{Value: []byte("waiter"), TTL: lockTTL})
 	acquired := lockAsync(t, waiter)
-	put(t, watchSt, watched, "before", nil)
+	kvtest.MustPut(t, watchSt, watched, "before", nil)
 	events, err := watchSt.Watch(t.Context(), watched, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	recv(t, events, 5*time.Second, "current value")
+	kvtest.Receive(t, events, 5*time.Second, "current value")
 	time.Sleep(300 * time.Millisecond) // the waiter is blocked in its query
 
 	srv.Kill(t)
 	killed := time.Now()
 	// The holder gives the lock up 9/10 of the TTL after its last renewal; 2s more absorbs a
 	// loaded machine.
-	lostTime, _ := recv(t, lostAt, lockTTL+2*time.Second, "holder's lost channel after the kill")
+	lostTime, _ := kvtest.Receive(t, lostAt, lockTTL+2*time.Second, "holder's lost channel after the kill")
 	t.Logf("holder's lost channel closed %s after the kill", lostTime.Sub(killed).Round(time.Millisecond))
 	srv.Start(t)
 	restarted := time.Now()
 	// Back up, the server gives every session a full 2×TTL again; the waiter gets the lock when
 	// the holder's session is destroyed or lapses.
-	acquiredAt, ok := recv(t, acquired, lockTTL+20*time.Second, "waiter after the restart")
+	acquiredAt, ok := kvtest.Receive(t, acquired, lockTTL+20*time.Second, "waiter after the restart")
 	if !ok {
 		t.Fatal("the waiter's Lock failed")
 	}
@@ -93,9 +94,9 @@ func TestServerRestart(t *testing.T) {
 	}
 	expectValue(t, "lock key after the restart", pair, "waiter")
 
-	put(t, watchSt, watched, "after", nil)
+	kvtest.MustPut(t, watchSt, watched, "after", nil)
 	for {
-		ev, ok := recv(t, events, 45*time.Second, "watch after the restart")
+		ev, ok := kvtest.Receive(t, events, 45*time.Second, "watch after the restart")
 		if !ok {
 			t.Log("the watch closed during the outage")
 			return
@@ -118,12 +119,12 @@ func TestStalledAgent(t *testing.T) {
 	direct := open(t, endpoints, nil)
 	dir := dirFor(t)
 	key, watched := dir+"/lock", dir+"/watched"
-	put(t, direct, watched, "before", nil)
+	kvtest.MustPut(t, direct, watched, "before", nil)
 	events, err := via.Watch(t.Context(), watched, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	recv(t, events, 5*time.Second, "current value")
+	kvtest.Receive(t, events, 5*time.Second, "current value")
 	holder, _ := via.NewLock(t.Context(), key, &kvstore.LockOptions{Value: []byte("stalled"), TTL: lockTTL})
 	lost, err := holder.Lock(t.Context())
 	if err != nil {
@@ -145,8 +146,8 @@ func TestStalledAgent(t *testing.T) {
 	if took := time.Since(start); !errors.Is(err, kvstore.ErrUnreachable) || took > timeout+time.Second {
 		t.Errorf("Watch through a stalled agent = %v after %s; want ErrUnreachable within %s", err, took, timeout)
 	}
-	lostTime, _ := recv(t, lostAt, lockTTL+2*time.Second, "lost channel of the stalled holder")
-	acquiredAt, ok := recv(t, acquired, lockTTL+5*time.Second, "direct waiter")
+	lostTime, _ := kvtest.Receive(t, lostAt, lockTTL+2*time.Second, "lost channel of the stalled holder")
+	acquiredAt, ok := kvtest.Receive(t, acquired, lockTTL+5*time.Second, "direct waiter")
 	if !ok {
 		t.Fatal("the direct waiter's Lock failed")
 	}
@@ -158,9 +159,9 @@ func TestStalledAgent(t *testing.T) {
 
 	proxy.Resume()
 	proxy.Cut()
-	put(t, direct, watched, "after", nil)
+	kvtest.MustPut(t, direct, watched, "after", nil)
 	for {
-		ev, ok := recv(t, events, 30*time.Second, "watch after Resume and Cut")
+		ev, ok := kvtest.Receive(t, events, 30*time.Second, "watch after Resume and Cut")
 		if !ok {
 			t.Fatal("the watch closed, yet the agent was away for seconds only")
 		}

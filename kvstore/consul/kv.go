@@ -15,7 +15,7 @@ import (
 
 // Get returns the pair at key, or kvstore.ErrKeyNotFound.
 func (s *Store) Get(ctx context.Context, key string, opts *kvstore.ReadOptions) (*kvstore.KVPair, error) {
-	ctx, key, leave, err := s.begin(ctx, key)
+	ctx, key, leave, err := s.enterKey(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *kvstore.ReadOptions) 
 
 // Exists reports whether key exists.
 func (s *Store) Exists(ctx context.Context, key string, opts *kvstore.ReadOptions) (bool, error) {
-	ctx, key, leave, err := s.begin(ctx, key)
+	ctx, key, leave, err := s.enterKey(ctx, key)
 	if err != nil {
 		return false, err
 	}
@@ -97,7 +97,7 @@ func printablePrefix(key string) string {
 // List returns the pairs strictly below directory, sorted: Consul lists the prefix "directory/",
 // which already leaves out directory itself and siblings such as "directory-x".
 func (s *Store) List(ctx context.Context, directory string, opts *kvstore.ReadOptions) ([]*kvstore.KVPair, error) {
-	ctx, dir, leave, err := s.beginDir(ctx, directory)
+	ctx, dir, leave, err := s.enterDir(ctx, directory)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (s *Store) dirExists(ctx context.Context, dir string, consistent bool) erro
 // Delete removes key, or returns kvstore.ErrKeyNotFound. Consul's own delete succeeds on a
 // missing key, so the existence check runs in the same transaction.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	ctx, key, leave, err := s.begin(ctx, key)
+	ctx, key, leave, err := s.enterKey(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // DeleteTree removes directory and everything below it in one transaction, so watchers see one
 // change.
 func (s *Store) DeleteTree(ctx context.Context, directory string) error {
-	ctx, dir, leave, err := s.beginDir(ctx, directory)
+	ctx, dir, leave, err := s.enterDir(ctx, directory)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/chans"
+	"github.com/kvmirror/kvmirror/kvstore/internal/retry"
 )
 
 // NewLock returns a Locker on key. Each Lock creates a Consul session (TTL LockOptions.TTL/2,
@@ -21,7 +23,7 @@ func (s *Store) NewLock(ctx context.Context, key string, opts *kvstore.LockOptio
 	if err != nil {
 		return nil, err
 	}
-	_, leave, err := s.enter(ctx)
+	_, leave, err := s.life.Enter(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +68,7 @@ func (h *hold) end() bool {
 func (l *locker) Lock(ctx context.Context) (<-chan struct{}, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	wctx, leave, err := l.s.enter(ctx)
+	wctx, leave, err := l.s.life.Enter(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -74,19 +76,19 @@ func (l *locker) Lock(ctx context.Context) (<-chan struct{}, error) {
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("consul: lock %q: %w", l.key, ctx.Err())
 	}
-	if l.held != nil && !isDone(l.held.lost) {
+	if l.held != nil && !chans.Closed(l.held.lost) {
 		return nil, fmt.Errorf("consul: lock %q: already held by this Locker", l.key)
 	}
-	retry := newRetrier(0)
+	pace := newRetrier(0)
 	for first := true; ; first = false {
 		sess, err := l.s.newSession(wctx, l.opts.TTL, l.opts.RenewLock)
-		if err != nil && !first && retry.failed(wctx, err) {
+		if err != nil && !first && pace.failed(wctx, err) {
 			continue // the agents went away while this Locker waited: wait for them
 		}
 		if err != nil {
 			return nil, fmt.Errorf("consul: lock %q: %w", l.key, err)
 		}
-		retry.succeeded()
+		pace.succeeded()
 		acquired, err := l.acquire(wctx, sess)
 		if acquired {
 			return l.hold(sess)
@@ -104,7 +106,7 @@ func (l *locker) Lock(ctx context.Context) (<-chan struct{}, error) {
 func (l *locker) hold(sess *session) (<-chan struct{}, error) {
 	h := &hold{sess: sess, lost: make(chan struct{})}
 	sess.beforeDestroy(func() { h.end() })
-	err := l.s.spawn(func() {
+	err := l.s.life.Go(context.Background(), func(context.Context) {
 		defer func() { _ = sess.shutdown(context.Background()) }()
 		defer h.end()
 		l.monitor(h)
@@ -123,20 +125,20 @@ func (l *locker) acquire(ctx context.Context, sess *session) (bool, error) {
 	defer cancel()
 	defer context.AfterFunc(sess.alive, cancel)()
 	var wait blocking
-	retry := newRetrier(0)
-	var backoff time.Duration
+	pace := newRetrier(0)
+	delay := lockDelayBackoff{pace: retry.New(10*time.Millisecond, time.Second)}
 	for {
 		ok, err := l.tryAcquire(qctx, sess)
 		if err == nil && !ok {
-			ok, err = l.waitFree(qctx, sess, &wait, &backoff)
+			ok, err = l.waitFree(qctx, sess, &wait, &delay)
 		}
 		switch {
 		case ok:
 			return true, nil
 		case err == nil:
-			retry.succeeded()
+			pace.succeeded()
 			continue
-		case !errors.Is(err, errSessionGone) && retry.failed(qctx, err):
+		case !errors.Is(err, errSessionGone) && pace.failed(qctx, err):
 			continue
 		}
 		// Stopped: by the caller, by the session's end, or by an error that retrying won't heal.
@@ -167,15 +169,21 @@ func (l *locker) tryAcquire(ctx context.Context, sess *session) (bool, error) {
 	return false, err
 }
 
+// lockDelayBackoff paces the reads of a key that looked free last time yet was refused, which is
+// another session's lock-delay: the state is then read again, without blocking, after a pause
+// that grows from 10ms up to 1s.
+type lockDelayBackoff struct {
+	pace    *retry.Backoff
+	pending bool // the key looked free last time yet was refused
+}
+
 // waitFree blocks until the key looks free (absent or unheld) and returns false, nil, to try
 // again. It returns true if sess turns out to hold the key (an acquisition whose answer was
-// lost). backoff is non-zero when the key looked free last time yet was refused, which is
-// another session's lock-delay: the state is then read again, without blocking, after a pause
-// that grows up to 1s.
-func (l *locker) waitFree(ctx context.Context, sess *session, wait *blocking, backoff *time.Duration) (bool, error) {
-	if *backoff > 0 {
-		if err := sleep(ctx, *backoff); err != nil {
-			return false, mapError(ctx, err)
+// lost). After a refusal of a key that looked free, it first pauses (see lockDelayBackoff).
+func (l *locker) waitFree(ctx context.Context, sess *session, wait *blocking, delay *lockDelayBackoff) (bool, error) {
+	if delay.pending {
+		if !delay.pace.Wait(ctx) {
+			return false, mapError(ctx, ctx.Err())
 		}
 		wait.index = 0
 	}
@@ -187,10 +195,11 @@ func (l *locker) waitFree(ctx context.Context, sess *session, wait *blocking, ba
 		case pair != nil && pair.Session == sess.id:
 			return true, nil
 		case pair == nil || pair.Session == "":
-			*backoff = min(max(2**backoff, 10*time.Millisecond), time.Second)
+			delay.pending = true
 			return false, nil
 		}
-		*backoff = 0
+		delay.pending = false
+		delay.pace.Reset()
 	}
 }
 
@@ -212,16 +221,16 @@ func (l *locker) read(ctx context.Context, wait *blocking) (*api.KVPair, error) 
 func (l *locker) monitor(h *hold) {
 	ctx := h.sess.alive
 	var wait blocking
-	retry := newRetrier(0)
+	pace := newRetrier(0)
 	for {
 		pair, err := l.read(ctx, &wait)
 		if err != nil {
-			if !retry.failed(ctx, err) {
+			if !pace.failed(ctx, err) {
 				return
 			}
 			continue
 		}
-		retry.succeeded()
+		pace.succeeded()
 		if pair == nil || pair.Session != h.sess.id {
 			return
 		}
@@ -233,7 +242,7 @@ func (l *locker) monitor(h *hold) {
 func (l *locker) Unlock(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, leave, err := l.s.enter(ctx)
+	_, leave, err := l.s.life.Enter(ctx)
 	if err != nil {
 		return err
 	}
@@ -254,13 +263,4 @@ func (l *locker) Unlock(ctx context.Context) error {
 		return fmt.Errorf("consul: unlock %q: %w", l.key, err)
 	}
 	return nil
-}
-
-func isDone(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }

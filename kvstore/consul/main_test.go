@@ -5,7 +5,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // endpoints are those of the Consul server shared by the examples and the conformance suite,

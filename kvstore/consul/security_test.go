@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/consul"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // openFails opens a Store that must fail with want, fast: a refused certificate or token is
@@ -43,7 +44,7 @@ func TestTLS(t *testing.T) {
 
 	st := open(t, srv.Endpoints, &kvstore.Config{TLS: srv.TLS})
 	key := dirFor(t) + "/k"
-	put(t, st, key, "over TLS", nil)
+	kvtest.MustPut(t, st, key, "over TLS", nil)
 	pair, err := st.Get(t.Context(), key, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -77,12 +78,12 @@ func TestACL(t *testing.T) {
 	srv := testserver.Consul(t, testserver.WithAuth())
 	st := open(t, srv.Endpoints, &kvstore.Config{Token: srv.Token})
 	key := dirFor(t) + "/k"
-	put(t, st, key, "authorised", nil)
+	kvtest.MustPut(t, st, key, "authorised", nil)
 	ch, err := st.Watch(t.Context(), key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, _ := recv(t, ch, 5*time.Second, "current value")
+	ev, _ := kvtest.Receive(t, ch, 5*time.Second, "current value")
 	expectValue(t, "watch event", ev, "authorised")
 	lock, _ := st.NewLock(t.Context(), key+"-lock", nil)
 	if _, err := lock.Lock(t.Context()); err != nil {

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
-
-	"github.com/kvmirror/kvmirror/kvstore"
 )
 
 // Consul sessions carry both key TTLs and locks. Consul invalidates a session 2×TTL after its
@@ -139,23 +137,23 @@ func (s *Store) newSession(ctx context.Context, lifetime time.Duration, stopRene
 		return nil, err
 	}
 	ss := &session{s: s, id: id, ttl: ttl, done: make(chan struct{})}
-	ss.alive, ss.kill = context.WithCancel(s.life)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	ss.alive, ss.kill = context.WithCancel(s.life.Context())
+	err = s.life.Hold(ss, func() error { return ss.shutdown(context.Background()) })
+	if err != nil {
 		ss.kill()
 		_ = s.destroySession(context.Background(), id)
-		return nil, kvstore.ErrClosed
+		return nil, err
 	}
-	s.sessions[ss] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
+	err = s.life.Go(context.Background(), func(context.Context) {
 		defer close(ss.done)
 		defer ss.kill()
 		ss.keepAlive(sent, stopRenew)
-	}()
+	})
+	if err != nil { // closed meanwhile: Close destroys the session it holds once done is closed
+		ss.kill()
+		close(ss.done)
+		return nil, err
+	}
 	return ss, nil
 }
 
@@ -215,9 +213,7 @@ func (ss *session) shutdown(ctx context.Context) error {
 		}
 		ss.kill()
 		<-ss.done
-		ss.s.mu.Lock()
-		delete(ss.s.sessions, ss)
-		ss.s.mu.Unlock()
+		ss.s.life.Drop(ss)
 		if err := ss.s.destroySession(ctx, ss.id); err != nil {
 			ss.err = fmt.Errorf("consul: destroy session %s: %w", ss.id, err)
 		}

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/lifecycle"
+	"github.com/kvmirror/kvmirror/kvstore/internal/retry"
 )
 
 func init() {
@@ -34,16 +35,10 @@ type Store struct {
 	// then. Learning it from the refusal needs no ACL beyond session:write.
 	minSessionTTL atomic.Int64
 
-	// life ends at Close. Background goroutines (watches, session renewals, lock monitors) run
-	// under it so that Close stops them at once, whatever context their caller passed.
-	life context.Context
-	end  context.CancelFunc
-
-	mu       sync.Mutex
-	closed   bool
-	sessions map[*session]struct{} // lock sessions, destroyed by Close
-	calls    sync.WaitGroup        // calls in progress, cancelled and waited for by Close
-	wg       sync.WaitGroup        // background goroutines, waited for by Close
+	// life ends at Close. Calls and background goroutines (watches, session renewals, lock
+	// monitors) are bound to it so that Close stops them at once, whatever context their caller
+	// passed, and it holds the lock sessions, which Close destroys.
+	life *lifecycle.Life
 }
 
 // New opens a Store on the Consul agents at endpoints ("host:port", or with an http:// or
@@ -57,6 +52,9 @@ type Store struct {
 // a given token is known to Consul (ErrPermissionDenied if not). It never touches
 // http.DefaultClient or http.DefaultTransport.
 func New(ctx context.Context, endpoints []string, cfg *kvstore.Config) (kvstore.Store, error) {
+	if err := cfg.RefuseKeyLayout("consul"); err != nil {
+		return nil, err
+	}
 	if cfg == nil {
 		cfg = &kvstore.Config{}
 	}
@@ -75,11 +73,10 @@ func New(ctx context.Context, endpoints []string, cfg *kvstore.Config) (kvstore.
 	if err != nil {
 		return nil, fmt.Errorf("consul: %w", err)
 	}
-	s := &Store{client: client, transport: transport, timeout: cfg.Timeout(), sessions: map[*session]struct{}{},
+	s := &Store{client: client, transport: transport, timeout: cfg.Timeout(), life: lifecycle.New(),
 		hasToken: cfg.Token != "" || os.Getenv("CONSUL_HTTP_TOKEN") != "" || os.Getenv("CONSUL_HTTP_TOKEN_FILE") != ""}
-	s.life, s.end = context.WithCancel(context.Background())
 	if err := s.ping(ctx, cfg.Token != ""); err != nil {
-		s.end()
+		_ = s.life.End()
 		transport.CloseIdleConnections()
 		return nil, err
 	}
@@ -102,7 +99,7 @@ func (s *Store) ping(ctx context.Context, checkToken bool) error {
 		} else if mapped := mapError(ctx, err); !retryable(mapped) {
 			return fmt.Errorf("consul: open: %w", mapped)
 		}
-		if sleep(ctx, 100*time.Millisecond) != nil {
+		if !retry.Sleep(ctx, 100*time.Millisecond) {
 			return fmt.Errorf("consul: open: %w", mapError(ctx, err))
 		}
 	}
@@ -122,102 +119,37 @@ func (s *Store) ping(ctx context.Context, checkToken bool) error {
 // connections. Keys written with a TTL keep their TTL. Close waits up to the connection timeout
 // for an unreachable agent. It is idempotent; every later call returns kvstore.ErrClosed.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	return s.life.Close(func() error {
+		// Every request has ended, so every connection is idle or closed: none is left behind.
+		s.transport.CloseIdleConnections()
 		return nil
-	}
-	s.closed = true
-	sessions := s.sessions
-	s.sessions = nil
-	s.mu.Unlock()
-
-	s.end()
-	errs := make(chan error, len(sessions))
-	var destroying sync.WaitGroup
-	for ss := range sessions {
-		destroying.Go(func() { errs <- ss.shutdown(context.Background()) })
-	}
-	destroying.Wait()
-	close(errs)
-	s.calls.Wait()
-	s.wg.Wait()
-	// Every request has ended, so every connection is idle or closed: none is left behind.
-	s.transport.CloseIdleConnections()
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+	})
 }
 
-// enter starts a call: it returns ErrClosed after Close, and otherwise ctx bound to the Store's
-// life (Close cancels the call, which then returns ErrClosed) and the function that ends the call.
-func (s *Store) enter(ctx context.Context) (context.Context, func(), error) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, nil, kvstore.ErrClosed
-	}
-	s.calls.Add(1)
-	s.mu.Unlock()
-	ctx, stop := s.bind(ctx)
-	return ctx, func() {
-		stop()
-		s.calls.Done()
-	}, nil
-}
-
-// begin starts a call on key, normalised.
-func (s *Store) begin(ctx context.Context, key string) (context.Context, string, func(), error) {
+// enterKey starts a call on key (see lifecycle.Life.Enter), normalised.
+func (s *Store) enterKey(ctx context.Context, key string) (context.Context, string, func(), error) {
 	key, err := kvstore.Normalize(key)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	ctx, leave, err := s.enter(ctx)
+	ctx, leave, err := s.life.Enter(ctx)
 	return ctx, key, leave, err
 }
 
-// beginDir is begin for a directory, where the root "" is allowed.
-func (s *Store) beginDir(ctx context.Context, dir string) (context.Context, string, func(), error) {
+// enterDir is enterKey for a directory, where the root "" is allowed.
+func (s *Store) enterDir(ctx context.Context, dir string) (context.Context, string, func(), error) {
 	dir, err := kvstore.NormalizeDir(dir)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	ctx, leave, err := s.enter(ctx)
+	ctx, leave, err := s.life.Enter(ctx)
 	return ctx, dir, leave, err
-}
-
-// spawn runs fn in a goroutine that Close waits for. It returns ErrClosed after Close.
-func (s *Store) spawn(fn func()) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return kvstore.ErrClosed
-	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		fn()
-	}()
-	return nil
 }
 
 // attempt bounds one request to the connection timeout, so that an agent that accepts
 // connections but never answers (stopped, overloaded) gives an error rather than a hang.
 func (s *Store) attempt(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeoutCause(ctx, s.timeout, errNoAnswer)
-}
-
-// bind returns a context that ends with ctx or at Close, whichever comes first; its cause is then
-// kvstore.ErrClosed.
-func (s *Store) bind(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	stop := context.AfterFunc(s.life, func() { cancel(kvstore.ErrClosed) })
-	return ctx, func() {
-		stop()
-		cancel(context.Canceled)
-	}
 }
 
 // queryOptions carries ctx into a Consul read, so that cancelling ctx ends the request at once.
@@ -228,16 +160,4 @@ func queryOptions(ctx context.Context, consistent bool) *api.QueryOptions {
 // writeOptions carries ctx into a Consul write.
 func writeOptions(ctx context.Context) *api.WriteOptions {
 	return (&api.WriteOptions{}).WithContext(ctx)
-}
-
-// sleep waits for d or until ctx ends, and then returns ctx.Err().
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

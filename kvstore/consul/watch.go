@@ -7,6 +7,8 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/chans"
+	"github.com/kvmirror/kvmirror/kvstore/internal/pairs"
 )
 
 // Watch reports key's changes on the returned channel, which the Store closes when ctx ends, at
@@ -19,7 +21,7 @@ import (
 // lost this way: a key that was deleted and created again in between is reported as a nil pair
 // followed by the new pair, told apart by Consul's CreateIndex.
 func (s *Store) Watch(ctx context.Context, key string, opts *kvstore.ReadOptions) (<-chan *kvstore.KVPair, error) {
-	rctx, key, leave, err := s.begin(ctx, key)
+	rctx, key, leave, err := s.enterKey(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -38,14 +40,11 @@ func (s *Store) Watch(ctx context.Context, key string, opts *kvstore.ReadOptions
 // when run returns. run's context ends with ctx or at Close.
 func serve[T any](ctx context.Context, s *Store, run func(ctx context.Context, ch chan<- T)) (<-chan T, error) {
 	ch := make(chan T)
-	wctx, stop := s.bind(ctx)
-	err := s.spawn(func() {
-		defer stop()
+	err := s.life.Go(ctx, func(ctx context.Context) {
 		defer close(ch)
-		run(wctx, ch)
+		run(ctx, ch)
 	})
 	if err != nil {
-		stop()
 		return nil, err
 	}
 	return ch, nil
@@ -74,21 +73,21 @@ func (w *keyWatch) read(ctx context.Context) (*api.KVPair, error) {
 }
 
 func (w *keyWatch) run(ctx context.Context, ch chan<- *kvstore.KVPair, cur *api.KVPair) {
-	retry := newRetrier(w.s.watchGiveUp())
+	pace := newRetrier(w.s.watchGiveUp())
 	for {
 		for _, ev := range w.events(cur) {
-			if !send(ctx, ch, ev) {
+			if !chans.Send(ctx, ch, ev) {
 				return
 			}
 		}
 		next, err := w.read(ctx)
 		if err != nil {
-			if !retry.failed(ctx, err) {
+			if !pace.failed(ctx, err) {
 				return
 			}
 			continue
 		}
-		retry.succeeded()
+		pace.succeeded()
 		cur = next
 	}
 }
@@ -115,7 +114,7 @@ func (w *keyWatch) events(cur *api.KVPair) []*kvstore.KVPair {
 // time a blocking query on the prefix finds the keys or their indexes changed; see
 // kvstore.Store.WatchTree. Closing rules are Watch's.
 func (s *Store) WatchTree(ctx context.Context, directory string, opts *kvstore.ReadOptions) (<-chan []*kvstore.KVPair, error) {
-	rctx, dir, leave, err := s.beginDir(ctx, directory)
+	rctx, dir, leave, err := s.enterDir(ctx, directory)
 	if err != nil {
 		return nil, err
 	}
@@ -148,35 +147,22 @@ func (w *treeWatch) read(ctx context.Context) ([]*kvstore.KVPair, error) {
 }
 
 func (w *treeWatch) run(ctx context.Context, ch chan<- []*kvstore.KVPair, cur []*kvstore.KVPair) {
-	retry := newRetrier(w.s.watchGiveUp())
+	pace := newRetrier(w.s.watchGiveUp())
 	for {
-		if w.last == nil || !sameListing(w.last, cur) {
-			if !send(ctx, ch, cur) {
+		if w.last == nil || !pairs.SameWrites(w.last, cur) {
+			if !chans.Send(ctx, ch, cur) {
 				return
 			}
 			w.last = cur
 		}
 		next, err := w.read(ctx)
 		if err != nil {
-			if !retry.failed(ctx, err) {
+			if !pace.failed(ctx, err) {
 				return
 			}
 			continue
 		}
-		retry.succeeded()
+		pace.succeeded()
 		cur = next
 	}
-}
-
-// sameListing compares keys and indexes: every write changes an index, same value or not.
-func sameListing(a, b []*kvstore.KVPair) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Key != b[i].Key || a[i].LastIndex != b[i].LastIndex {
-			return false
-		}
-	}
-	return true
 }

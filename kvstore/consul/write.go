@@ -44,7 +44,7 @@ const maxKeyTTL = sessionMultiplier * maxSessionTTL
 // permanent. A key held by a lock keeps its lock (and a TTL there is ErrCallNotSupported: the
 // key cannot be held by the lock's session and a TTL's at once).
 func (s *Store) Put(ctx context.Context, key string, value []byte, opts *kvstore.WriteOptions) error {
-	ctx, key, leave, err := s.begin(ctx, key)
+	ctx, key, leave, err := s.enterKey(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, opts *kvstore
 // AtomicPut writes value at key if it is as previous says (nil: absent). The precondition and
 // the write run in one Consul transaction.
 func (s *Store) AtomicPut(ctx context.Context, key string, value []byte, previous *kvstore.KVPair, opts *kvstore.WriteOptions) (bool, *kvstore.KVPair, error) {
-	ctx, key, leave, err := s.begin(ctx, key)
+	ctx, key, leave, err := s.enterKey(ctx, key)
 	if err != nil {
 		return false, nil, err
 	}
@@ -85,7 +85,7 @@ func (s *Store) AtomicPut(ctx context.Context, key string, value []byte, previou
 // AtomicDelete deletes key if its index is previous.LastIndex. The existence check and the
 // conditional delete run in one transaction, which tells a missing key from a changed one.
 func (s *Store) AtomicDelete(ctx context.Context, key string, previous *kvstore.KVPair) (bool, error) {
-	ctx, key, leave, err := s.begin(ctx, key)
+	ctx, key, leave, err := s.enterKey(ctx, key)
 	if err != nil {
 		return false, err
 	}

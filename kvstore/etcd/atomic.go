@@ -22,7 +22,7 @@ func (s *Store) AtomicPut(ctx context.Context, key string, value []byte, previou
 	if err != nil {
 		return false, nil, err
 	}
-	k := userKey(canonical)
+	k := s.keys.userKey(canonical)
 	var resp *clientv3.TxnResponse
 	err = s.call(ctx, "atomic put", canonical, func(ctx context.Context) error {
 		leaseOpts, err := s.ttlLease(ctx, ttl)
@@ -58,7 +58,7 @@ func (s *Store) AtomicDelete(ctx context.Context, key string, previous *kvstore.
 	if previous == nil {
 		return false, fmt.Errorf("etcd atomic delete %q: %w", canonical, kvstore.ErrPreviousNotSpecified)
 	}
-	k := userKey(canonical)
+	k := s.keys.userKey(canonical)
 	var resp *clientv3.TxnResponse
 	err = s.call(ctx, "atomic delete", canonical, func(ctx context.Context) (err error) {
 		resp, err = s.client.Txn(ctx).

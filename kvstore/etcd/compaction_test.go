@@ -7,8 +7,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // rawClient is a plain etcd client, for what a Store does not offer (compaction) or hides (lock
@@ -36,7 +37,7 @@ func TestWatchAcrossCompaction(t *testing.T) {
 	raw := rawClient(t, server.Endpoints)
 	dir := prefix(t)
 	key := dir + "/k"
-	mustPut(t, writer, key, "v0")
+	kvtest.MustPut(t, writer, key, "v0", nil)
 	events, err := watcher.Watch(t.Context(), key, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -51,9 +52,9 @@ func TestWatchAcrossCompaction(t *testing.T) {
 	// Stalled, the watcher's connection holds back the events; cut, it loses them, and the
 	// client resumes the watch from the revision after v0, which the compaction removed.
 	proxy.Stall()
-	mustPut(t, writer, key, "v1")
-	mustPut(t, writer, dir+"/other", "x")
-	mustPut(t, writer, key, "v2")
+	kvtest.MustPut(t, writer, key, "v1", nil)
+	kvtest.MustPut(t, writer, dir+"/other", "x", nil)
+	kvtest.MustPut(t, writer, key, "v2", nil)
 	resp, err := raw.Get(t.Context(), "/")
 	if err != nil {
 		t.Fatal(err)
@@ -65,12 +66,12 @@ func TestWatchAcrossCompaction(t *testing.T) {
 	proxy.Resume()
 
 	// v1 was compacted away before the watcher could see it: the next pair is v2.
-	v2, ok := receive(t, events, 30*time.Second, "Watch after the compaction")
+	v2, ok := kvtest.Receive(t, events, 30*time.Second, "Watch after the compaction")
 	if !ok || v2 == nil || string(v2.Value) != "v2" || v2.LastIndex <= first.LastIndex {
 		t.Fatalf("Watch after the compaction = %v, %v; want v2 after index %d", v2, ok, first.LastIndex)
 	}
 	expectListing(t, trees, key+"=v2", dir+"/other=x")
-	mustPut(t, writer, key, "v3")
+	kvtest.MustPut(t, writer, key, "v3", nil)
 	expectValue(t, events, v2.LastIndex, "v3")
 	expectListing(t, trees, key+"=v3", dir+"/other=x")
 }

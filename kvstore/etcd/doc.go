@@ -6,7 +6,7 @@
 //		TLS:      tlsConfig,          // nil for plain connections
 //		Username: "app", Password: pw, // when etcd's authentication is on
 //	})
-//	store, err := kvstore.OpenURL(ctx, "etcd://app:pw@10.0.0.1:2379/?timeout=5s", nil)
+//	store, err := kvstore.OpenURL(ctx, "etcd://app:pw@10.0.0.1:2379/?timeout=5s&layout=plain", nil)
 //
 // New returns once a member has answered, so a wrong address, certificate or password is an
 // error of New, given within Config.ConnectionTimeout. Every later request is bounded by that
@@ -14,14 +14,32 @@
 //
 // # Key layout
 //
-// The kvstore key "a/b" is the etcd key "/a/b", the form etcd v2 and most tools use, so the
-// etcd and etcdv2 backends, and etcdctl, name a key alike. List and WatchTree of "a" are ranges
-// over the prefix "/a/", which no sibling such as "/apple" shares; the root is the range over
-// "/". An etcd key under "/" that is not in canonical form ("/a//b", "/a/"), written by another
-// tool, is skipped, as it would otherwise show one kvstore key twice.
+// Tools disagree on how to name a key in etcd v3, so the layout is a choice, made with
+// kvstore.Config.KeyLayout or the URL parameter layout=slash|plain, and fixed for the Store's
+// life:
 //
-// Lock bookkeeping lives under "\x00kvmirror/locks/". kvstore keys cannot hold control
-// characters, so no kvstore key, List or DeleteTree reaches it.
+//   - kvstore.KeyLayoutSlash, the default: the kvstore key "a/b" is the etcd key "/a/b", as etcd
+//     v2 stored every key, and as tools that came from v2 (confd, etcdctl users who write
+//     "etcdctl put /a/b") name them. The etcd and etcdv2 backends name a key alike in it. Every
+//     Store before the choice existed used it.
+//   - kvstore.KeyLayoutPlain: "a/b" is the etcd key "a/b", as "etcdctl put a/b", the kvtools and
+//     valkeyrie etcdv3 stores and Traefik's KV provider write it.
+//
+// A Store sees only the keys of its layout: etcdctl put a/b is visible to a plain Store only,
+// etcdctl put /a/b to a slash Store only. List and WatchTree of "a" are ranges over the prefix
+// "/a/" (slash) or "a/" (plain), which no sibling such as "apple" shares. The root is the range
+// over "/" (slash), or every key that starts with a printable character other than "/" (plain),
+// which leaves out the slash layout's keys and lock bookkeeping. A WatchTree of the plain root
+// receives, and discards, the events of "/"-prefixed keys, as etcd watches one range; on an etcd
+// that also holds Kubernetes' "/registry", watch a directory instead. An etcd key that another
+// tool wrote in a non-canonical form ("/a//b", "a/") is skipped, as it would otherwise show one
+// kvstore key twice. Other keys that kvstore would refuse to write (control characters, "."
+// segments) are returned as they are, so that a reader can report them rather than lose them;
+// in the plain layout, a key that starts with a control character lies outside the root.
+//
+// Lock bookkeeping lives under "\x00kvmirror/locks/" (slash) and "\x00kvmirror/plain-locks/"
+// (plain): the lock "a" guards a different etcd key in each layout, so the two queue apart.
+// kvstore keys cannot hold control characters, so no kvstore key, List or DeleteTree reaches it.
 //
 // # Indexes and TTLs
 //
@@ -53,7 +71,7 @@
 // # Locks
 //
 // Each Lock call grants a lease for the lock's TTL, kept alive until Unlock, and queues a
-// waiter key "\x00kvmirror/locks/<key>\x00<lease>" attached to it. Contenders get the lock in
+// waiter key "\x00kvmirror/locks/<key>\x00<lease>" (slash layout) attached to it. Contenders get the lock in
 // the order of their waiter keys' creation: each watches the deletion of the waiter key just
 // ahead of its own (no polling, and one contender woken per release), and the oldest writes the
 // lock key, with LockOptions.Value, under the same lease. Get of the lock key therefore tells

@@ -53,6 +53,31 @@ func Example_openURL() {
 	// Output: opened by URL
 }
 
+// A Store in the plain key layout reads and writes keys as etcdctl put and most etcd v3
+// libraries name them: "example/plain/db.host", not "/example/plain/db.host".
+func Example_plainLayout() {
+	ctx := context.Background()
+	store, err := kvstore.OpenURL(ctx, "etcd://"+endpoints[0]+"/?layout=plain", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	// The same key is the etcd key "example/plain/db.host": etcdctl get example/plain/db.host
+	// shows it.
+	if err := store.Put(ctx, "example/plain/db.host", []byte("10.0.0.5"), nil); err != nil {
+		log.Fatal(err)
+	}
+	pairs, err := store.List(ctx, "example/plain", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, p := range pairs {
+		fmt.Printf("%s = %s\n", p.Key, p.Value)
+	}
+	// Output: example/plain/db.host = 10.0.0.5
+}
+
 func ExampleStore_List() {
 	ctx := context.Background()
 	store, err := etcd.New(ctx, endpoints, nil)

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/etcd"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // TestNewDeadEndpoint: the etcd client connects lazily, so New must make a request of its own to
@@ -97,7 +98,7 @@ func TestWatchResumesAfterRestart(t *testing.T) {
 			st := open(t, server.Endpoints, &kvstore.Config{ConnectionTimeout: 30 * time.Second})
 			dir := prefix(t)
 			key := dir + "/k"
-			mustPut(t, st, key, "before")
+			kvtest.MustPut(t, st, key, "before", nil)
 			events, err := st.Watch(t.Context(), key, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -111,8 +112,8 @@ func TestWatchResumesAfterRestart(t *testing.T) {
 
 			stop(server, t)
 			server.Start(t)
-			mustPut(t, st, key, "after")
-			mustPut(t, st, dir+"/new", "x")
+			kvtest.MustPut(t, st, key, "after", nil)
+			kvtest.MustPut(t, st, dir+"/new", "x", nil)
 			expectValue(t, events, first.LastIndex, "after")
 			expectListing(t, trees, key+"=after", dir+"/new=x")
 		})
@@ -159,22 +160,15 @@ func TestWatchClosesWhenServerGone(t *testing.T) {
 
 			c.fault(server, t)
 			start := time.Now()
-			waitClosed(t, lost, lockTTL+slack, "lost")
+			kvtest.ExpectClosed(t, lost, lockTTL+slack, "lost")
 			t.Logf("lock lost after %v", time.Since(start).Round(time.Millisecond))
-			waitClosed(t, events, c.bound, "Watch")
-			waitClosed(t, trees, c.bound, "WatchTree")
+			kvtest.ExpectClosed(t, events, c.bound, "Watch")
+			kvtest.ExpectClosed(t, trees, c.bound, "WatchTree")
 			t.Logf("watches closed after %v", time.Since(start).Round(time.Millisecond))
 			if name == "paused" {
 				server.Resume(t)
 			}
 		})
-	}
-}
-
-func mustPut(t *testing.T, st kvstore.Store, key, value string) {
-	t.Helper()
-	if err := st.Put(t.Context(), key, []byte(value), nil); err != nil {
-		t.Fatalf("Put(%q): %v", key, err)
 	}
 }
 
@@ -184,7 +178,7 @@ func expectValue(t *testing.T, events <-chan *kvstore.KVPair, after uint64, want
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		pair, ok := receive(t, events, time.Until(deadline), "Watch value "+want)
+		pair, ok := kvtest.Receive(t, events, time.Until(deadline), "Watch value "+want)
 		switch {
 		case !ok:
 			t.Fatalf("Watch closed while waiting for %q", want)
@@ -205,7 +199,7 @@ func expectListing(t *testing.T, trees <-chan []*kvstore.KVPair, want ...string)
 	deadline := time.Now().Add(30 * time.Second)
 	var got []string
 	for {
-		listing, ok := receive(t, trees, time.Until(deadline), "WatchTree listing")
+		listing, ok := kvtest.Receive(t, trees, time.Until(deadline), "WatchTree listing")
 		if !ok {
 			t.Fatalf("WatchTree closed while waiting for %q (last %q)", want, got)
 		}

@@ -15,7 +15,7 @@ import (
 
 // slack is added to every bound that the contract derives from a timeout or a TTL: these tests
 // run under -race on a 2-core machine that other test processes share, and a bound must only
-// tell "within the timeout" from "hangs" (see testing.md on timing claims).
+// tell "within the timeout" from "hangs".
 const slack = 3 * time.Second
 
 // open opens a Store and closes it when the test ends.
@@ -34,32 +34,6 @@ func prefix(t *testing.T) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return "etcdtest/" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + hex.EncodeToString(b)
-}
-
-// receive waits for a value or the channel's end for at most bound; ok is false when the
-// channel closed.
-func receive[T any](t *testing.T, ch <-chan T, bound time.Duration, what string) (value T, ok bool) {
-	t.Helper()
-	timer := time.NewTimer(bound)
-	defer timer.Stop()
-	select {
-	case value, ok = <-ch:
-		return value, ok
-	case <-timer.C:
-		t.Fatalf("%s: nothing within %v", what, bound)
-		return value, false
-	}
-}
-
-// waitClosed fails unless ch closes within bound; values before the end are skipped.
-func waitClosed[T any](t *testing.T, ch <-chan T, bound time.Duration, what string) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for {
-		if _, ok := receive(t, ch, time.Until(deadline), what+" to close"); !ok {
-			return
-		}
-	}
 }
 
 // within fails the test when f took longer than bound, and returns how long it took.

@@ -1,7 +1,6 @@
 package etcd
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -32,7 +31,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, opts *kvstore
 		if err != nil {
 			return err
 		}
-		_, err = s.client.Put(ctx, userKey(canonical), string(value), leaseOpts...)
+		_, err = s.client.Put(ctx, s.keys.userKey(canonical), string(value), leaseOpts...)
 		return err
 	})
 }
@@ -64,7 +63,7 @@ func (s *Store) Get(ctx context.Context, key string, _ *kvstore.ReadOptions) (*k
 	}
 	var resp *clientv3.GetResponse
 	err = s.call(ctx, "get", canonical, func(ctx context.Context) (err error) {
-		resp, err = s.client.Get(ctx, userKey(canonical))
+		resp, err = s.client.Get(ctx, s.keys.userKey(canonical))
 		return err
 	})
 	if err != nil {
@@ -84,7 +83,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	var resp *clientv3.DeleteResponse
 	err = s.call(ctx, "delete", canonical, func(ctx context.Context) (err error) {
-		resp, err = s.client.Delete(ctx, userKey(canonical))
+		resp, err = s.client.Delete(ctx, s.keys.userKey(canonical))
 		return err
 	})
 	if err == nil && resp.Deleted == 0 {
@@ -101,22 +100,24 @@ func (s *Store) Exists(ctx context.Context, key string, _ *kvstore.ReadOptions) 
 	}
 	var resp *clientv3.GetResponse
 	err = s.call(ctx, "exists", canonical, func(ctx context.Context) (err error) {
-		resp, err = s.client.Get(ctx, userKey(canonical), clientv3.WithCountOnly())
+		resp, err = s.client.Get(ctx, s.keys.userKey(canonical), clientv3.WithCountOnly())
 		return err
 	})
 	return err == nil && resp.Count > 0, err
 }
 
-// List implements kvstore.Store: one range over "/dir/", read in the same transaction as dir
-// itself so that "only dir exists" and "nothing exists" are told apart at one revision.
+// List implements kvstore.Store: the ranges below dir (see dirRanges), read in the same
+// transaction as dir itself so that "only dir exists" and "nothing exists" are told apart at one
+// revision.
 func (s *Store) List(ctx context.Context, directory string, _ *kvstore.ReadOptions) ([]*kvstore.KVPair, error) {
 	dir, err := s.normalizeDir(directory)
 	if err != nil {
 		return nil, err
 	}
-	ops := []clientv3.Op{clientv3.OpGet(dirPrefix(dir), clientv3.WithPrefix())}
+	ranges := s.keys.dirRanges(dir)
+	ops := rangeGets(ranges)
 	if dir != "" {
-		ops = append(ops, clientv3.OpGet(userKey(dir), clientv3.WithCountOnly()))
+		ops = append(ops, clientv3.OpGet(s.keys.userKey(dir), clientv3.WithCountOnly()))
 	}
 	var resp *clientv3.TxnResponse
 	err = s.call(ctx, "list", dir, func(ctx context.Context) (err error) {
@@ -126,28 +127,51 @@ func (s *Store) List(ctx context.Context, directory string, _ *kvstore.ReadOptio
 	if err != nil {
 		return nil, err
 	}
-	pairs := newPairs(resp.Responses[0].GetResponseRange().Kvs)
-	if len(pairs) == 0 && (dir == "" || resp.Responses[1].GetResponseRange().Count == 0) {
+	pairs := s.keys.newPairs(rangeKvs(resp, len(ranges)))
+	if len(pairs) == 0 && (dir == "" || resp.Responses[len(ranges)].GetResponseRange().Count == 0) {
 		return nil, fmt.Errorf("etcd list %q: %w", dir, kvstore.ErrKeyNotFound)
 	}
 	return pairs, nil
 }
 
-// DeleteTree implements kvstore.Store. Lock bookkeeping is outside "/" and never touched; a
-// lock key inside the tree is deleted, which its holder observes as the loss of the lock.
+// DeleteTree implements kvstore.Store. Lock bookkeeping is outside every user range and never
+// touched; a lock key inside the tree is deleted, which its holder observes as the loss of the
+// lock.
 func (s *Store) DeleteTree(ctx context.Context, directory string) error {
 	dir, err := s.normalizeDir(directory)
 	if err != nil {
 		return err
 	}
-	ops := []clientv3.Op{clientv3.OpDelete(dirPrefix(dir), clientv3.WithPrefix())}
+	var ops []clientv3.Op
+	for _, r := range s.keys.dirRanges(dir) {
+		ops = append(ops, clientv3.OpDelete(r.key, clientv3.WithRange(r.end)))
+	}
 	if dir != "" {
-		ops = append(ops, clientv3.OpDelete(userKey(dir)))
+		ops = append(ops, clientv3.OpDelete(s.keys.userKey(dir)))
 	}
 	return s.call(ctx, "delete tree", dir, func(ctx context.Context) error {
 		_, err := s.client.Txn(ctx).Then(ops...).Commit()
 		return err
 	})
+}
+
+// rangeGets returns one read per range, for a transaction.
+func rangeGets(ranges []keyRange) []clientv3.Op {
+	ops := make([]clientv3.Op, 0, len(ranges)+1)
+	for _, r := range ranges {
+		ops = append(ops, clientv3.OpGet(r.key, clientv3.WithRange(r.end)))
+	}
+	return ops
+}
+
+// rangeKvs joins what the first n reads of a transaction returned. etcd sorts each range by key,
+// and dirRanges are ascending, so the result is sorted too.
+func rangeKvs(resp *clientv3.TxnResponse, n int) []*mvccpb.KeyValue {
+	var kvs []*mvccpb.KeyValue
+	for _, r := range resp.Responses[:n] {
+		kvs = append(kvs, r.GetResponseRange().Kvs...)
+	}
+	return kvs
 }
 
 // newPair converts a stored key/value; LastIndex is its ModRevision, which etcd never sets to 0,
@@ -160,19 +184,14 @@ func newPair(canonical string, kv *mvccpb.KeyValue) *kvstore.KVPair {
 	return &kvstore.KVPair{Key: canonical, Value: value, LastIndex: uint64(kv.ModRevision)}
 }
 
-// newPairs converts a range response, which etcd sorts by key, skipping keys that are not in the
-// canonical layout (see canonicalKey). The slice is never nil.
-func newPairs(kvs []*mvccpb.KeyValue) []*kvstore.KVPair {
+// newPairs converts sorted key/values, skipping keys that are not canonical keys of the layout
+// (see canonicalKey). The slice is never nil.
+func (l layout) newPairs(kvs []*mvccpb.KeyValue) []*kvstore.KVPair {
 	pairs := make([]*kvstore.KVPair, 0, len(kvs))
 	for _, kv := range kvs {
-		if canonical, ok := canonicalKey(kv.Key); ok {
+		if canonical, ok := l.canonicalKey(kv.Key); ok {
 			pairs = append(pairs, newPair(canonical, kv))
 		}
 	}
 	return pairs
-}
-
-// clonePair copies a pair so that a receiver modifying what it got cannot alter the Store's state.
-func clonePair(p *kvstore.KVPair) *kvstore.KVPair {
-	return &kvstore.KVPair{Key: p.Key, Value: bytes.Clone(p.Value), LastIndex: p.LastIndex}
 }

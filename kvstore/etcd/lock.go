@@ -8,6 +8,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/retry"
 )
 
 // NewLock implements kvstore.Store. The Locker it returns takes the lock fairly: contenders get
@@ -93,7 +94,7 @@ func (l *locker) acquireIn(ctx context.Context, sess *session) (int64, error) {
 // acquire queues the waiter key, waits for its turn and takes the lock; it returns the revision
 // of the lock key it wrote.
 func (l *locker) acquire(ctx context.Context, sess *session) (int64, error) {
-	me := waiterKey(l.key, int64(sess.id))
+	me := l.s.keys.waiterKey(l.key, int64(sess.id))
 	var put *clientv3.PutResponse
 	err := l.s.call(ctx, "lock", l.key, func(ctx context.Context) (err error) {
 		put, err = l.s.client.Put(ctx, me, "", clientv3.WithLease(sess.id))
@@ -123,7 +124,7 @@ func (l *locker) acquire(ctx context.Context, sess *session) (int64, error) {
 func (l *locker) predecessor(ctx context.Context, myRev int64) (string, int64, error) {
 	var resp *clientv3.GetResponse
 	err := l.s.call(ctx, "lock", l.key, func(ctx context.Context) (err error) {
-		resp, err = l.s.client.Get(ctx, waiterPrefix(l.key), clientv3.WithPrefix(),
+		resp, err = l.s.client.Get(ctx, l.s.keys.waiterPrefix(l.key), clientv3.WithPrefix(),
 			clientv3.WithMaxCreateRev(myRev-1), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortDescend),
 			clientv3.WithLimit(1), clientv3.WithKeysOnly())
 		return err
@@ -151,7 +152,7 @@ func (l *locker) waitGone(ctx context.Context, key string, rev int64) error {
 		return l.s.wrapErr(ctx, "lock", l.key, ctx.Err())
 	}
 	// The watch could not start (no leader, say): read the queue again at a calm pace.
-	sleep(ctx, minBackoff)
+	retry.Sleep(ctx, minBackoff)
 	return nil
 }
 
@@ -162,7 +163,7 @@ func (l *locker) take(ctx context.Context, sess *session, me string, myRev int64
 	err := l.s.call(ctx, "lock", l.key, func(ctx context.Context) (err error) {
 		resp, err = l.s.client.Txn(ctx).
 			If(clientv3.Compare(clientv3.CreateRevision(me), "=", myRev)).
-			Then(clientv3.OpPut(userKey(l.key), string(l.opts.Value), clientv3.WithLease(sess.id))).
+			Then(clientv3.OpPut(l.s.keys.userKey(l.key), string(l.opts.Value), clientv3.WithLease(sess.id))).
 			Commit()
 		return err
 	})
@@ -248,7 +249,7 @@ func (l *locker) follow(ctx context.Context, sess *session, holdRev int64) bool 
 func (l *locker) keyChanged(ctx context.Context, rev int64) bool {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	for resp := range l.s.client.Watch(wctx, userKey(l.key), clientv3.WithRev(rev+1)) {
+	for resp := range l.s.client.Watch(wctx, l.s.keys.userKey(l.key), clientv3.WithRev(rev+1)) {
 		if resp.Err() != nil {
 			return false
 		}
@@ -265,7 +266,7 @@ func (l *locker) recheck(ctx context.Context, holdRev int64) (rev int64, changed
 	for {
 		var resp *clientv3.GetResponse
 		err := l.s.call(ctx, "lock", l.key, func(ctx context.Context) (err error) {
-			resp, err = l.s.client.Get(ctx, userKey(l.key))
+			resp, err = l.s.client.Get(ctx, l.s.keys.userKey(l.key))
 			return err
 		})
 		if err == nil {
@@ -274,7 +275,7 @@ func (l *locker) recheck(ctx context.Context, holdRev int64) (rev int64, changed
 			}
 			return resp.Header.Revision, false
 		}
-		if !sleep(ctx, minBackoff) {
+		if !retry.Sleep(ctx, minBackoff) {
 			return 0, false
 		}
 	}

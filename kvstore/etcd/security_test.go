@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/etcd"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // TestTLS: with the server's client configuration every call works; a client certificate from
@@ -92,8 +93,8 @@ func exercise(t *testing.T, st kvstore.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, st, dir+"/k", "v")
-	if pair, ok := receive(t, events, 10*time.Second, "Watch"); !ok || pair == nil || string(pair.Value) != "v" {
+	kvtest.MustPut(t, st, dir+"/k", "v", nil)
+	if pair, ok := kvtest.Receive(t, events, 10*time.Second, "Watch"); !ok || pair == nil || string(pair.Value) != "v" {
 		t.Fatalf("Watch = %v, %v; want v", pair, ok)
 	}
 	if ok, _, err := st.AtomicPut(t.Context(), dir+"/new", []byte("x"), nil, &kvstore.WriteOptions{TTL: time.Minute}); !ok || err != nil {

@@ -4,15 +4,18 @@ import (
 	"slices"
 	"strings"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/pairs"
 )
 
 // treeState is the state of a WatchTree: its own copy of the tree, and the listing still to
 // deliver. A listing is built only when the tree changed, and replaces one the receiver has not
 // taken yet, so a slow receiver gets fewer, newer listings.
 type treeState struct {
+	keys  layout
 	pairs map[string]*kvstore.KVPair
 	// pending is the listing to deliver; hasPending tells an empty listing from none.
 	pending    []*kvstore.KVPair
@@ -29,9 +32,9 @@ type keyIndex struct {
 	index uint64
 }
 
-func (t *treeState) reset(resp *clientv3.GetResponse) {
-	t.pairs = make(map[string]*kvstore.KVPair, len(resp.Kvs))
-	for _, p := range newPairs(resp.Kvs) {
+func (t *treeState) reset(kvs []*mvccpb.KeyValue) {
+	t.pairs = make(map[string]*kvstore.KVPair, len(kvs))
+	for _, p := range t.keys.newPairs(kvs) {
 		t.pairs[p.Key] = p
 	}
 	t.refresh()
@@ -39,7 +42,7 @@ func (t *treeState) reset(resp *clientv3.GetResponse) {
 
 func (t *treeState) apply(events []*clientv3.Event) {
 	for _, ev := range events {
-		canonical, ok := canonicalKey(ev.Kv.Key)
+		canonical, ok := t.keys.canonicalKey(ev.Kv.Key)
 		switch {
 		case !ok:
 		case ev.Type == clientv3.EventTypeDelete:
@@ -55,7 +58,7 @@ func (t *treeState) apply(events []*clientv3.Event) {
 func (t *treeState) refresh() {
 	listing := make([]*kvstore.KVPair, 0, len(t.pairs))
 	for _, p := range t.pairs {
-		listing = append(listing, clonePair(p))
+		listing = append(listing, pairs.Clone(p))
 	}
 	slices.SortFunc(listing, func(a, b *kvstore.KVPair) int { return strings.Compare(a.Key, b.Key) })
 	if t.sentAny && sameListing(listing, t.sent) {
@@ -92,14 +95,14 @@ type keyState struct {
 	queue   []*kvstore.KVPair
 }
 
-func (k *keyState) reset(resp *clientv3.GetResponse) {
+func (k *keyState) reset(kvs []*mvccpb.KeyValue) {
 	switch {
-	case len(resp.Kvs) == 0:
+	case len(kvs) == 0:
 		if k.present {
 			k.push(nil)
 		}
-	case !k.present || uint64(resp.Kvs[0].ModRevision) > k.index:
-		k.push(newPair(k.key, resp.Kvs[0]))
+	case !k.present || uint64(kvs[0].ModRevision) > k.index:
+		k.push(newPair(k.key, kvs[0]))
 	}
 }
 

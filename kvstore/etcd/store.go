@@ -3,7 +3,6 @@ package etcd
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -44,19 +43,19 @@ func reconnectBackoff(timeout time.Duration) backoff.Config {
 type Store struct {
 	client  *clientv3.Client
 	timeout time.Duration
+	keys    layout
 
 	// life ends when Close is called. Every watch and lock binds its context to it, and its
 	// workers are the goroutines the Store started (watches, lock sessions and monitors) and
 	// the Lock calls in progress: Close waits for them, and so for the release of every lock,
 	// before it closes the client.
-	life      *lifecycle.Life
-	closeOnce sync.Once
-	closeErr  error
+	life *lifecycle.Life
 }
 
 // New opens a Store on the etcd cluster at endpoints ("host:port", or "https://host:port";
 // an "http://" endpoint never uses TLS, whatever cfg.TLS says). cfg.TLS, cfg.Username and
-// cfg.Password, and cfg.ConnectionTimeout apply; the other fields do not concern etcd. New
+// cfg.Password, cfg.ConnectionTimeout and cfg.KeyLayout apply; the other fields do not concern
+// etcd. New
 // returns only once a member answered, so a wrong address, certificate or password fails here,
 // within the connection timeout, rather than on the first call. ctx bounds the opening only, not
 // the Store's life.
@@ -64,16 +63,20 @@ func New(ctx context.Context, endpoints []string, cfg *kvstore.Config) (kvstore.
 	if len(endpoints) == 0 {
 		return nil, fmt.Errorf("etcd: %w: no endpoint", kvstore.ErrInvalidOption)
 	}
-	s := &Store{timeout: cfg.Timeout(), life: lifecycle.New()}
+	keys, err := newLayout(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{timeout: cfg.Timeout(), keys: keys, life: lifecycle.New()}
 	client, err := clientv3.New(clientConfig(endpoints, cfg, s.timeout))
 	if err != nil {
 		err = s.wrapErr(ctx, "connect", endpoints[0], err)
-		s.life.End()
+		_ = s.life.End()
 		return nil, err
 	}
 	s.client = client
 	if err := s.probe(ctx); err != nil {
-		s.life.End()
+		_ = s.life.End()
 		_ = client.Close() // the probe's error is the one worth reporting
 		return nil, err
 	}
@@ -121,11 +124,7 @@ func (s *Store) probe(ctx context.Context) error {
 // channels close and their leases are revoked) and closes the connection. It is idempotent;
 // every call after it returns kvstore.ErrClosed.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.life.End()
-		s.closeErr = s.client.Close()
-	})
-	return s.closeErr
+	return s.life.Close(s.client.Close)
 }
 
 // call runs one request to the server, bounded by the connection timeout as well as by ctx: the
@@ -142,29 +141,7 @@ func (s *Store) call(ctx context.Context, op, key string, request func(ctx conte
 }
 
 // normalize checks the Store is open and returns the canonical form of key.
-func (s *Store) normalize(key string) (string, error) {
-	if s.life.Ended() {
-		return "", fmt.Errorf("etcd: %w", kvstore.ErrClosed)
-	}
-	return kvstore.Normalize(key)
-}
+func (s *Store) normalize(key string) (string, error) { return s.life.Normalize("etcd", key) }
 
 // normalizeDir is normalize for a directory, where the root is allowed.
-func (s *Store) normalizeDir(dir string) (string, error) {
-	if s.life.Ended() {
-		return "", fmt.Errorf("etcd: %w", kvstore.ErrClosed)
-	}
-	return kvstore.NormalizeDir(dir)
-}
-
-// sleep waits for d or until ctx ends, and reports whether ctx is still alive.
-func sleep(ctx context.Context, d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+func (s *Store) normalizeDir(dir string) (string, error) { return s.life.NormalizeDir("etcd", dir) }

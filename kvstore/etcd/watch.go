@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/connectivity"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/retry"
 )
 
 // Watch implements kvstore.Store. It reads the key, then follows etcd's watch from the revision
@@ -23,7 +24,7 @@ func (s *Store) Watch(ctx context.Context, key string, _ *kvstore.ReadOptions) (
 		return nil, err
 	}
 	l := &watchLoop[*kvstore.KVPair]{
-		s: s, op: "watch", name: canonical, key: userKey(canonical),
+		s: s, op: "watch", name: canonical, ranges: []keyRange{{key: s.keys.userKey(canonical)}},
 		state: &keyState{key: canonical},
 		out:   make(chan *kvstore.KVPair),
 	}
@@ -43,8 +44,8 @@ func (s *Store) WatchTree(ctx context.Context, directory string, _ *kvstore.Read
 		return nil, err
 	}
 	l := &watchLoop[[]*kvstore.KVPair]{
-		s: s, op: "watch tree", name: dir, key: dirPrefix(dir), opts: []clientv3.OpOption{clientv3.WithPrefix()},
-		state: &treeState{},
+		s: s, op: "watch tree", name: dir, ranges: s.keys.dirRanges(dir),
+		state: &treeState{keys: s.keys},
 		out:   make(chan []*kvstore.KVPair),
 	}
 	if err := l.start(ctx); err != nil {
@@ -55,8 +56,9 @@ func (s *Store) WatchTree(ctx context.Context, directory string, _ *kvstore.Read
 
 // watchState is what a Watch or WatchTree knows of its keys, and what it has to deliver.
 type watchState[T any] interface {
-	// reset replaces the state by a fresh read; values already delivered are not repeated.
-	reset(resp *clientv3.GetResponse)
+	// reset replaces the state by a fresh read, sorted by key; values already delivered are not
+	// repeated.
+	reset(kvs []*mvccpb.KeyValue)
 	// apply adds one batch of watch events, all of one or more whole revisions.
 	apply(events []*clientv3.Event)
 	// next returns the value to deliver next, if there is one.
@@ -68,13 +70,14 @@ type watchState[T any] interface {
 // watchLoop follows one key or prefix for a Watch or WatchTree and delivers to out, which it
 // closes when it ends.
 type watchLoop[T any] struct {
-	s     *Store
-	op    string // for error messages
-	name  string // the canonical key or directory, for error messages
-	key   string // the etcd key or prefix
-	opts  []clientv3.OpOption
-	state watchState[T]
-	out   chan T
+	s    *Store
+	op   string // for error messages
+	name string // the canonical key or directory, for error messages
+	// ranges are the etcd ranges followed, ascending. The watch covers the whole span from the
+	// first to the last; state skips the keys between them (see dirRanges).
+	ranges []keyRange
+	state  watchState[T]
+	out    chan T
 	// rev is the revision up to which state is complete; the watch resumes after it.
 	rev int64
 }
@@ -108,16 +111,17 @@ func (l *watchLoop[T]) start(ctx context.Context) error {
 	return nil
 }
 
-func (l *watchLoop[T]) read(ctx context.Context) (resp *clientv3.GetResponse, err error) {
+// read reads every range at one revision.
+func (l *watchLoop[T]) read(ctx context.Context) (resp *clientv3.TxnResponse, err error) {
 	err = l.s.call(ctx, l.op, l.name, func(ctx context.Context) error {
-		resp, err = l.s.client.Get(ctx, l.key, l.opts...)
+		resp, err = l.s.client.Txn(ctx).Then(rangeGets(l.ranges)...).Commit()
 		return err
 	})
 	return resp, err
 }
 
-func (l *watchLoop[T]) reset(resp *clientv3.GetResponse) {
-	l.state.reset(resp)
+func (l *watchLoop[T]) reset(resp *clientv3.TxnResponse) {
+	l.state.reset(rangeKvs(resp, len(l.ranges)))
 	l.rev = resp.Header.Revision
 }
 
@@ -129,7 +133,7 @@ func (l *watchLoop[T]) reset(resp *clientv3.GetResponse) {
 func (l *watchLoop[T]) run(ctx context.Context) {
 	ctx, stop := l.s.watchConnection(ctx)
 	defer stop()
-	backoff := minBackoff
+	backoff := retry.New(minBackoff, maxBackoff)
 	for {
 		rev := l.rev
 		err := l.follow(ctx)
@@ -137,11 +141,9 @@ func (l *watchLoop[T]) run(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case l.rev > rev:
-			backoff = minBackoff
-		case !sleep(ctx, backoff):
+			backoff.Reset()
+		case !backoff.Wait(ctx):
 			return
-		default:
-			backoff = min(2*backoff, maxBackoff)
 		}
 		resp, readErr := l.read(ctx)
 		if readErr != nil {
@@ -165,7 +167,8 @@ func (l *watchLoop[T]) follow(ctx context.Context) error {
 	// partitioned member ends the watch and run checks the backend instead of waiting forever.
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	wch := l.s.client.Watch(wctx, l.key, append(slices.Clip(l.opts), clientv3.WithRev(l.rev+1))...)
+	first, last := l.ranges[0], l.ranges[len(l.ranges)-1]
+	wch := l.s.client.Watch(wctx, first.key, clientv3.WithRange(last.end), clientv3.WithRev(l.rev+1))
 	for {
 		value, ok := l.state.next()
 		var out chan<- T

@@ -13,9 +13,10 @@ import (
 
 	client "go.etcd.io/etcd/client/v2"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/etcdv2"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // failBound is how late past the connection timeout a failure may come: scheduling on a loaded
@@ -224,8 +225,8 @@ func TestOpenURL(t *testing.T) {
 		t.Fatalf("OpenURL returned a %T", st)
 	}
 	key := prefix(t) + "/k"
-	mustPut(t, st, key, "v")
-	if p := mustGet(t, st, key); string(p.Value) != "v" {
+	kvtest.MustPut(t, st, key, "v", nil)
+	if p := kvtest.MustGet(t, st, key); string(p.Value) != "v" {
 		t.Errorf("Get = %v", p)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	client "go.etcd.io/etcd/client/v2"
+
+	"github.com/kvmirror/kvmirror/kvstore/internal/retry"
 )
 
 // keeper holds one acquisition of a lock: it refreshes the queue node and the lock key, watches
@@ -196,7 +198,7 @@ func (s *Store) watchRemoval(ctx context.Context, node string, index uint64) boo
 			}
 		default:
 			// The keeper's refreshes and its expiry timer decide when an outage loses the lock.
-			sleep(ctx, time.Second)
+			retry.Sleep(ctx, time.Second)
 		}
 	}
 	return false

@@ -10,9 +10,10 @@ import (
 
 	client "go.etcd.io/etcd/client/v2"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/etcdv2"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // raw returns a plain v2 client of server, to look at the nodes behind the Store or to play
@@ -71,10 +72,10 @@ func testKeyAndDirectory(t *testing.T, server *testserver.Server) {
 			t.Fatalf("Put(%q): %v", k, err)
 		}
 	}
-	if got := keys(mustList(t, st, a)); !slices.Equal(got, []string{ab, abc}) {
+	if got := keys(kvtest.MustList(t, st, a)); !slices.Equal(got, []string{ab, abc}) {
 		t.Errorf("List(a) = %q, want a/b and a/b/c", got)
 	}
-	if got := keys(mustList(t, st, dir)); !slices.Equal(got, []string{a, ab, abc}) {
+	if got := keys(kvtest.MustList(t, st, dir)); !slices.Equal(got, []string{a, ab, abc}) {
 		t.Errorf("List(dir) = %q", got)
 	}
 	resp, err := rk.Get(ctx, "/"+a+"/=", nil)
@@ -88,7 +89,7 @@ func testKeyAndDirectory(t *testing.T, server *testserver.Server) {
 	if _, err := st.Get(ctx, a, nil); !errors.Is(err, kvstore.ErrKeyNotFound) {
 		t.Errorf("Get(a) after Delete(a): %v, want ErrKeyNotFound", err)
 	}
-	if got := keys(mustList(t, st, a)); !slices.Equal(got, []string{ab, abc}) {
+	if got := keys(kvtest.MustList(t, st, a)); !slices.Equal(got, []string{ab, abc}) {
 		t.Errorf("List(a) after Delete(a) = %q, want a/b and a/b/c kept", got)
 	}
 	if err := st.Delete(ctx, ab); err != nil {
@@ -129,7 +130,7 @@ func testReservedNames(t *testing.T, server *testserver.Server) {
 			t.Fatalf("Put(%q): %v", n, err)
 		}
 	}
-	pairs := mustList(t, st, dir)
+	pairs := kvtest.MustList(t, st, dir)
 	var got []string
 	for _, p := range pairs {
 		got = append(got, p.Key[len(dir)+1:])
@@ -203,7 +204,7 @@ func testLockBookkeepingHidden(t *testing.T, server *testserver.Server) {
 	if err != nil || len(queue.Node.Nodes) != 1 {
 		t.Fatalf("lock queue %s = %v, %v; want one node", etcdv2.QueuePath(key), queue, err)
 	}
-	for _, p := range mustList(t, st, "") {
+	for _, p := range kvtest.MustList(t, st, "") {
 		if !kvstore.IsBelow("etcdv2", p.Key) { // every test of this server writes below etcdv2/
 			t.Errorf("List(root) shows %q", p.Key)
 		}
@@ -214,13 +215,4 @@ func testLockBookkeepingHidden(t *testing.T, server *testserver.Server) {
 	if _, err := rk.Get(ctx, etcdv2.QueuePath(key), nil); !client.IsKeyNotFound(err) {
 		t.Errorf("lock queue after Unlock: %v, want it gone", err)
 	}
-}
-
-func mustList(t *testing.T, st kvstore.Store, dir string) []*kvstore.KVPair {
-	t.Helper()
-	pairs, err := st.List(t.Context(), dir, nil)
-	if err != nil {
-		t.Fatalf("List(%q): %v", dir, err)
-	}
-	return pairs
 }

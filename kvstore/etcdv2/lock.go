@@ -10,6 +10,7 @@ import (
 	client "go.etcd.io/etcd/client/v2"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/chans"
 )
 
 // NewLock implements kvstore.Store. The v2 API has no sessions or leases, so a lock is built from
@@ -65,7 +66,7 @@ var errQueueLost = errors.New("etcdv2: lock queue entry disappeared while waitin
 func (l *locker) Lock(ctx context.Context) (<-chan struct{}, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.held != nil && !isDone(l.held.lost) {
+	if l.held != nil && !chans.Closed(l.held.lost) {
 		return nil, fmt.Errorf("etcdv2 lock %q: already held by this Locker", l.key)
 	}
 	if !l.s.life.Track() {
@@ -123,7 +124,7 @@ func (l *locker) acquire(ctx context.Context) (*keeper, error) {
 func (l *locker) wait(ctx context.Context, k *keeper, since time.Time) (time.Time, error) {
 	tick := time.NewTicker(refreshPeriod(l.opts.TTL))
 	defer tick.Stop()
-	retry := backoff{limit: l.s.timeout}
+	pace := l.s.newBackoff()
 	for {
 		before, index, err := k.predecessor(ctx)
 		if err == nil && before == "" {
@@ -134,12 +135,12 @@ func (l *locker) wait(ctx context.Context, k *keeper, since time.Time) (time.Tim
 		}
 		switch {
 		case err == nil:
-			retry.ok()
+			pace.Reset()
 		case ctx.Err() != nil:
 			return since, ctx.Err()
 		case errors.Is(err, errQueueLost) || !transient(err):
 			return since, err
-		case !retry.wait(ctx):
+		case !pace.Wait(ctx):
 			return since, err
 		}
 	}
@@ -239,15 +240,6 @@ func (l *locker) Unlock(ctx context.Context) error {
 	case <-k.done:
 		// The keeper ended first: the lock was lost, or released by Close.
 		return fmt.Errorf("etcdv2 unlock %q: %w", l.key, kvstore.ErrNotLocked)
-	}
-}
-
-func isDone(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
 	}
 }
 

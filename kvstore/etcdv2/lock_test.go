@@ -13,9 +13,10 @@ import (
 
 	client "go.etcd.io/etcd/client/v2"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/etcdv2"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 const lockTTL = 2 * time.Second
@@ -76,7 +77,7 @@ func testLockQueueNodeDeleted(t *testing.T, server *testserver.Server) {
 	if _, err := rk.Delete(t.Context(), resp.Node.Nodes[0].Key, nil); err != nil {
 		t.Fatal(err)
 	}
-	expectClosed(t, lost, 3*time.Second, "lost channel after the queue node was deleted")
+	kvtest.ExpectClosed(t, lost, 3*time.Second, "lost channel after the queue node was deleted")
 	waitGone(t, st, key)
 }
 
@@ -122,7 +123,7 @@ func testLockRefreshKeepsValue(t *testing.T, server *testserver.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := recv(t, ch, "first event")
+	first := kvtest.MustReceive(t, ch, eventBound, "first event")
 	select {
 	case p := <-ch:
 		t.Fatalf("event %v while the lock was only refreshed", p)
@@ -130,14 +131,14 @@ func testLockRefreshKeepsValue(t *testing.T, server *testserver.Server) {
 		t.Fatal("lock lost")
 	case <-time.After(2 * lockTTL):
 	}
-	now := mustGet(t, watcher, key)
+	now := kvtest.MustGet(t, watcher, key)
 	if string(now.Value) != "v" || now.LastIndex <= first.LastIndex {
 		t.Errorf("lock key after refreshes = %v; want value v and an index above %d", now, first.LastIndex)
 	}
 	if err := lock.Unlock(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if p := recv(t, ch, "event for Unlock"); p != nil {
+	if p := kvtest.MustReceive(t, ch, eventBound, "event for Unlock"); p != nil {
 		t.Errorf("event for Unlock = %v, want nil", p)
 	}
 }
@@ -153,7 +154,7 @@ func TestLockHolderStalled(t *testing.T) {
 	_, lost := mustLock(t, st, key, "stalled")
 	server.Pause(t)
 	start := time.Now()
-	expectClosed(t, lost, lockTTL+failBound, "lost channel of a holder cut off from the server")
+	kvtest.ExpectClosed(t, lost, lockTTL+failBound, "lost channel of a holder cut off from the server")
 	t.Logf("lost %s after the server stalled (TTL %s)", time.Since(start).Round(time.Millisecond), lockTTL)
 	server.Resume(t)
 	mustLock(t, open(t, server, nil), key, "next")
@@ -204,7 +205,7 @@ func TestLockHolderKilled(t *testing.T) {
 		t.Fatalf("child: %q, %v", line, err)
 	}
 	st := open(t, server, nil)
-	if p := mustGet(t, st, key); string(p.Value) != "child" {
+	if p := kvtest.MustGet(t, st, key); string(p.Value) != "child" {
 		t.Fatalf("lock key = %q, want the child's value", p.Value)
 	}
 	lock, err := st.NewLock(t.Context(), key, &kvstore.LockOptions{Value: []byte("parent"), TTL: lockTTL})
@@ -234,7 +235,7 @@ func TestLockHolderKilled(t *testing.T) {
 		t.Fatal("the waiter did not acquire the lock of a killed holder")
 	}
 	t.Logf("waiter acquired %s after the holder was killed (TTL %s)", time.Since(start).Round(time.Millisecond), lockTTL)
-	if p := mustGet(t, st, key); string(p.Value) != "parent" {
+	if p := kvtest.MustGet(t, st, key); string(p.Value) != "parent" {
 		t.Errorf("lock key = %q, want the new holder's value", p.Value)
 	}
 	if err := lock.Unlock(t.Context()); err != nil {

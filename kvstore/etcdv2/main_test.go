@@ -6,7 +6,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // endpoints are those of the server of the Example functions, which get no *testing.T to start

@@ -11,9 +11,10 @@ import (
 
 	client "go.etcd.io/etcd/client/v2"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/etcdv2"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // TestPlainFiles runs the tests of plain v2 data: files written by other v2 clients, exactly as
@@ -76,7 +77,7 @@ func expectPlain(t *testing.T, st kvstore.Store, rk client.KeysAPI, key, value s
 	if node.Dir || node.Value != value {
 		t.Errorf("raw node /%s = %+v, want a plain file holding %q", key, node, value)
 	}
-	pair := mustGet(t, st, key)
+	pair := kvtest.MustGet(t, st, key)
 	if string(pair.Value) != value || pair.LastIndex != node.ModifiedIndex || pair.Key != key {
 		t.Errorf("Get(%q) = %+v, want %q at the file's index %d", key, pair, value, node.ModifiedIndex)
 	}
@@ -119,7 +120,7 @@ func testPlainRead(t *testing.T, server *testserver.Server) {
 		}
 	}
 
-	pairs := mustList(t, st, dir)
+	pairs := kvtest.MustList(t, st, dir)
 	var want []string
 	for k := range files {
 		want = append(want, dir+"/"+k)
@@ -133,7 +134,7 @@ func testPlainRead(t *testing.T, server *testserver.Server) {
 			t.Errorf("List(dir) holds %+v", p)
 		}
 	}
-	if got := keys(mustList(t, st, dir+"/app/db")); !slices.Equal(got, []string{dir + "/app/db/host", dir + "/app/db/port"}) {
+	if got := keys(kvtest.MustList(t, st, dir+"/app/db")); !slices.Equal(got, []string{dir + "/app/db/host", dir + "/app/db/port"}) {
 		t.Errorf("List(app/db) = %q", got)
 	}
 	// A key with nothing below it lists empty; below a file there is nothing at all.
@@ -168,7 +169,7 @@ func testPlainMixedTree(t *testing.T, server *testserver.Server) {
 	setPlain(t, rk, dir+"/app/=bad", "b", nil)
 	layout := []string{"app", "app/db", "app/db/user", "app/cache/size", "app/_v", "app/=w", "b"}
 	for _, k := range layout {
-		mustPut(t, st, dir+"/"+k, "layout:"+k)
+		kvtest.MustPut(t, st, dir+"/"+k, "layout:"+k, nil)
 	}
 
 	var want []string
@@ -179,7 +180,7 @@ func testPlainMixedTree(t *testing.T, server *testserver.Server) {
 		want = append(want, dir+"/"+k)
 	}
 	slices.Sort(want)
-	pairs := mustList(t, st, dir)
+	pairs := kvtest.MustList(t, st, dir)
 	if got := keys(pairs); !slices.Equal(got, want) {
 		t.Fatalf("List(dir) =\n%q\nwant\n%q", got, want)
 	}
@@ -188,12 +189,12 @@ func testPlainMixedTree(t *testing.T, server *testserver.Server) {
 		if v := string(p.Value); v != "plain:"+k && v != "layout:"+k {
 			t.Errorf("List: %q holds %q", p.Key, v)
 		}
-		if g := mustGet(t, st, p.Key); !samePair(g, p) {
+		if g := kvtest.MustGet(t, st, p.Key); !samePair(g, p) {
 			t.Errorf("Get(%q) = %+v, List says %+v", p.Key, g, p)
 		}
 	}
 	wantDB := []string{dir + "/app/db/host", dir + "/app/db/port", dir + "/app/db/user"}
-	if got := keys(mustList(t, st, dir+"/app/db")); !slices.Equal(got, wantDB) {
+	if got := keys(kvtest.MustList(t, st, dir+"/app/db")); !slices.Equal(got, wantDB) {
 		t.Errorf("List(app/db) = %q, want %q", got, wantDB)
 	}
 	for _, k := range []string{"app/=bad", "app/bad", "app/_hidden", "app/==bad"} {
@@ -211,8 +212,8 @@ func testPlainPut(t *testing.T, server *testserver.Server) {
 	dir := prefix(t)
 	key := dir + "/k"
 	setPlain(t, rk, key, "old", nil)
-	before := mustGet(t, st, key)
-	mustPut(t, st, key, "new")
+	before := kvtest.MustGet(t, st, key)
+	kvtest.MustPut(t, st, key, "new", nil)
 	if p := expectPlain(t, st, rk, key, "new"); p.LastIndex <= before.LastIndex {
 		t.Errorf("LastIndex went from %d to %d", before.LastIndex, p.LastIndex)
 	}
@@ -223,7 +224,7 @@ func testPlainPut(t *testing.T, server *testserver.Server) {
 	if node := rawNode(t, rk, key); node.Dir || node.TTL <= 0 {
 		t.Errorf("after Put with a TTL: raw node %+v, want a file with a TTL", node)
 	}
-	mustPut(t, st, key, "permanent")
+	kvtest.MustPut(t, st, key, "permanent", nil)
 	if node := rawNode(t, rk, key); node.Dir || node.TTL != 0 || node.Expiration != nil {
 		t.Errorf("after Put without a TTL: raw node %+v, want a permanent file", node)
 	}
@@ -231,28 +232,28 @@ func testPlainPut(t *testing.T, server *testserver.Server) {
 	if err := st.Put(ctx, key, binary, nil); err != nil {
 		t.Fatal(err)
 	}
-	if p := mustGet(t, st, key); !bytes.Equal(p.Value, binary) || rawNode(t, rk, key).Dir {
+	if p := kvtest.MustGet(t, st, key); !bytes.Equal(p.Value, binary) || rawNode(t, rk, key).Dir {
 		t.Errorf("binary value on a plain key: Get = %q", p.Value)
 	}
 
 	for _, odd := range []string{dir + "/%2F", dir + "/?#&+"} {
 		setPlain(t, rk, odd, "plain", nil)
-		mustPut(t, st, odd, "put")
+		kvtest.MustPut(t, st, odd, "put", nil)
 		expectPlain(t, st, rk, odd, "put")
 	}
 
-	mustPut(t, st, dir+"/new", "v")
+	kvtest.MustPut(t, st, dir+"/new", "v", nil)
 	if node := rawNode(t, rk, dir+"/new/="); node.Value != "v" {
 		t.Errorf("a new key next to plain ones: %+v, want it in the layout", node)
 	}
 	if _, err := rk.Delete(ctx, "/"+key, nil); err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, st, key, "again")
+	kvtest.MustPut(t, st, key, "again", nil)
 	if node := rawNode(t, rk, key); !node.Dir {
 		t.Errorf("Put after the file was deleted: raw node %+v, want the layout's directory", node)
 	}
-	if p := mustGet(t, st, key); string(p.Value) != "again" {
+	if p := kvtest.MustGet(t, st, key); string(p.Value) != "again" {
 		t.Errorf("Get = %+v", p)
 	}
 }
@@ -264,7 +265,7 @@ func testPlainAtomic(t *testing.T, server *testserver.Server) {
 	ctx := t.Context()
 	key := prefix(t) + "/k"
 	setPlain(t, rk, key, "v0", nil)
-	p0 := mustGet(t, st, key)
+	p0 := kvtest.MustGet(t, st, key)
 
 	if _, _, err := st.AtomicPut(ctx, key, []byte("x"), nil, nil); !errors.Is(err, kvstore.ErrKeyExists) {
 		t.Errorf("AtomicPut(create) of a plain key: %v, want ErrKeyExists", err)
@@ -343,14 +344,14 @@ func testPlainDelete(t *testing.T, server *testserver.Server) {
 
 	setPlain(t, rk, dir+"/tree/a/b", "1", nil)
 	setPlain(t, rk, dir+"/tree/c", "2", nil)
-	mustPut(t, st, dir+"/tree", "own")
-	mustPut(t, st, dir+"/tree/a", "3")
+	kvtest.MustPut(t, st, dir+"/tree", "own", nil)
+	kvtest.MustPut(t, st, dir+"/tree/a", "3", nil)
 	setPlain(t, rk, dir+"/treeish", "not below tree", nil)
 	if err := st.DeleteTree(ctx, dir+"/tree"); err != nil {
 		t.Fatalf("DeleteTree of a mixed tree: %v", err)
 	}
 	expectNoRawNode(t, rk, dir+"/tree")
-	if got := keys(mustList(t, st, dir)); !slices.Equal(got, []string{dir + "/d/sibling", dir + "/treeish"}) {
+	if got := keys(kvtest.MustList(t, st, dir)); !slices.Equal(got, []string{dir + "/d/sibling", dir + "/treeish"}) {
 		t.Errorf("List after the deletes = %q", got)
 	}
 }
@@ -443,13 +444,13 @@ func testPlainWatch(t *testing.T, server *testserver.Server) {
 	expectPair := func(what string, ch <-chan *kvstore.KVPair, value string, index uint64) {
 		t.Helper()
 		want := &kvstore.KVPair{Key: key, Value: []byte(value), LastIndex: index}
-		if got := recv(t, ch, what); !samePair(got, want) {
+		if got := kvtest.MustReceive(t, ch, eventBound, what); !samePair(got, want) {
 			t.Fatalf("%s: %+v, want %+v", what, got, want)
 		}
 	}
 	expectNil := func(what string, ch <-chan *kvstore.KVPair) {
 		t.Helper()
-		if got := recv(t, ch, what); got != nil {
+		if got := kvtest.MustReceive(t, ch, eventBound, what); got != nil {
 			t.Fatalf("%s: %+v, want nil", what, got)
 		}
 	}
@@ -462,16 +463,16 @@ func testPlainWatch(t *testing.T, server *testserver.Server) {
 	expectPair("plain create", ch, "1", r.Node.ModifiedIndex)
 	r = setPlain(t, rk, key, "2", nil)
 	expectPair("plain update", ch, "2", r.Node.ModifiedIndex)
-	mustPut(t, st, key, "3")
-	expectPair("Put of the plain key", ch, "3", mustGet(t, st, key).LastIndex)
+	kvtest.MustPut(t, st, key, "3", nil)
+	expectPair("Put of the plain key", ch, "3", kvtest.MustGet(t, st, key).LastIndex)
 	if _, err := rk.Delete(ctx, "/"+key, nil); err != nil {
 		t.Fatal(err)
 	}
 	expectNil("plain delete", ch)
 
-	mustPut(t, st, key, "4") // now in the layout
-	expectPair("Put in the layout", ch, "4", mustGet(t, st, key).LastIndex)
-	mustPut(t, st, key+"/below", "b")
+	kvtest.MustPut(t, st, key, "4", nil) // now in the layout
+	expectPair("Put in the layout", ch, "4", kvtest.MustGet(t, st, key).LastIndex)
+	kvtest.MustPut(t, st, key+"/below", "b", nil)
 	if err := st.Delete(ctx, key); err != nil {
 		t.Fatal(err)
 	}
@@ -489,13 +490,13 @@ func testPlainWatch(t *testing.T, server *testserver.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := recv(t, deep, "first event"); got == nil || string(got.Value) != "deep" || got.LastIndex != r.Node.ModifiedIndex {
+	if got := kvtest.MustReceive(t, deep, eventBound, "first event"); got == nil || string(got.Value) != "deep" || got.LastIndex != r.Node.ModifiedIndex {
 		t.Fatalf("first event of a plain key = %+v", got)
 	}
 	if err := st.DeleteTree(ctx, dir+"/x"); err != nil {
 		t.Fatal(err)
 	}
-	if got := recv(t, deep, "DeleteTree above"); got != nil {
+	if got := kvtest.MustReceive(t, deep, eventBound, "DeleteTree above"); got != nil {
 		t.Fatalf("DeleteTree above a plain key: %+v, want nil", got)
 	}
 }
@@ -511,15 +512,15 @@ func testPlainWatchTree(t *testing.T, server *testserver.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := recv(t, ch, "first listing"); len(got) != 1 || got[0].Key != dir+"/first" {
+	if got := kvtest.MustReceive(t, ch, eventBound, "first listing"); len(got) != 1 || got[0].Key != dir+"/first" {
 		t.Fatalf("first listing = %v", got)
 	}
 	// Each step waits for the listing to equal List: WatchTree may coalesce changes.
 	await := func(what string) {
 		t.Helper()
-		want := mustList(t, st, dir)
+		want := kvtest.MustList(t, st, dir)
 		for deadline := time.Now().Add(eventBound); ; {
-			got := recv(t, ch, what)
+			got := kvtest.MustReceive(t, ch, eventBound, what)
 			if slices.EqualFunc(got, want, samePair) {
 				return
 			}
@@ -530,7 +531,7 @@ func testPlainWatchTree(t *testing.T, server *testserver.Server) {
 	}
 	setPlain(t, rk, dir+"/a/b/c", "deep", nil)
 	await("plain create at depth")
-	mustPut(t, st, dir+"/a", "layout")
+	kvtest.MustPut(t, st, dir+"/a", "layout", nil)
 	await("Put in the layout")
 	setPlain(t, rk, dir+"/a/b/c", "changed", nil)
 	await("plain update")
@@ -538,9 +539,9 @@ func testPlainWatchTree(t *testing.T, server *testserver.Server) {
 		t.Fatal(err)
 	}
 	await("plain delete")
-	mustPut(t, st, dir+"/a/b/c", "Put in place")
+	kvtest.MustPut(t, st, dir+"/a/b/c", "Put in place", nil)
 	await("Put of a plain key")
-	if got := keys(mustList(t, st, dir)); !slices.Equal(got, []string{dir + "/a", dir + "/a/b/c"}) {
+	if got := keys(kvtest.MustList(t, st, dir)); !slices.Equal(got, []string{dir + "/a", dir + "/a/b/c"}) {
 		t.Errorf("final List = %q", got)
 	}
 }
@@ -604,7 +605,7 @@ func testPlainReshaped(t *testing.T, server *testserver.Server) {
 		st := open(t, server, nil)
 		key := dir + "/" + tc.name
 		setPlain(t, rk, key, "plain", nil)
-		previous := mustGet(t, st, key)
+		previous := kvtest.MustGet(t, st, key)
 		ran := false
 		etcdv2.SetReshaped(st, func() {
 			if ran {
@@ -615,7 +616,7 @@ func testPlainReshaped(t *testing.T, server *testserver.Server) {
 				t.Errorf("%s: raw delete: %v", tc.name, err)
 			}
 			if tc.change == laidOut {
-				mustPut(t, other, key, "layout")
+				kvtest.MustPut(t, other, key, "layout", nil)
 			}
 		})
 		err := tc.call(st, key, previous)

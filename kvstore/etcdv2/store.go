@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	client "go.etcd.io/etcd/client/v2"
@@ -38,8 +37,7 @@ type Store struct {
 	// its workers are the calls in progress and the goroutines the Store started (watches,
 	// lock keepers): Close waits for them before it closes the idle connections, so that no
 	// connection goroutine outlives the Store.
-	life      *lifecycle.Life
-	closeOnce sync.Once
+	life *lifecycle.Life
 }
 
 // New opens a Store on the etcd cluster at endpoints ("host:port", or a URL with http:// or
@@ -50,6 +48,9 @@ type Store struct {
 // address, certificate or password fails here, within the connection timeout. ctx bounds the
 // opening only, not the Store's life.
 func New(ctx context.Context, endpoints []string, cfg *kvstore.Config) (kvstore.Store, error) {
+	if err := cfg.RefuseKeyLayout("etcdv2"); err != nil {
+		return nil, err
+	}
 	if len(endpoints) == 0 {
 		return nil, fmt.Errorf("etcdv2: %w: no endpoint", kvstore.ErrInvalidOption)
 	}
@@ -67,7 +68,7 @@ func New(ctx context.Context, endpoints []string, cfg *kvstore.Config) (kvstore.
 	}
 	c, err := client.New(cc)
 	if err != nil {
-		s.life.End()
+		_ = s.life.End()
 		return nil, fmt.Errorf("etcdv2: %w: %w", kvstore.ErrInvalidOption, err)
 	}
 	s.client, s.keys = c, client.NewKeysAPI(c)
@@ -131,11 +132,10 @@ func (s *Store) probe(ctx context.Context) error {
 // channels close, their nodes are deleted so that waiters go ahead at once) and closes the
 // connections. It is idempotent; every call after it returns kvstore.ErrClosed.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.life.End()
+	return s.life.Close(func() error {
 		s.transport.CloseIdleConnections()
+		return nil
 	})
-	return nil
 }
 
 // call runs one operation (one or a few requests) as a worker of the Store, bounded by ctx, by
@@ -154,29 +154,7 @@ func (s *Store) call(ctx context.Context, op, key string, request func(ctx conte
 }
 
 // normalize checks the Store is open and returns the canonical form of key.
-func (s *Store) normalize(key string) (string, error) {
-	if s.life.Ended() {
-		return "", fmt.Errorf("etcdv2: %w", kvstore.ErrClosed)
-	}
-	return kvstore.Normalize(key)
-}
+func (s *Store) normalize(key string) (string, error) { return s.life.Normalize("etcdv2", key) }
 
 // normalizeDir is normalize for a directory, where the root is allowed.
-func (s *Store) normalizeDir(dir string) (string, error) {
-	if s.life.Ended() {
-		return "", fmt.Errorf("etcdv2: %w", kvstore.ErrClosed)
-	}
-	return kvstore.NormalizeDir(dir)
-}
-
-// sleep waits for d or until ctx ends, and reports whether ctx is still alive.
-func sleep(ctx context.Context, d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+func (s *Store) normalizeDir(dir string) (string, error) { return s.life.NormalizeDir("etcdv2", dir) }

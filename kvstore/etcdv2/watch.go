@@ -1,7 +1,6 @@
 package etcdv2
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -10,6 +9,9 @@ import (
 	client "go.etcd.io/etcd/client/v2"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/chans"
+	"github.com/kvmirror/kvmirror/kvstore/internal/pairs"
+	"github.com/kvmirror/kvmirror/kvstore/internal/retry"
 )
 
 // watchPoll bounds each long poll of a watch. etcd answers a v2 watch only when an event comes,
@@ -88,20 +90,20 @@ func (w *keyWatch) run(ctx context.Context, initial *kvstore.KVPair, index uint6
 	if initial != nil && !w.deliver(ctx, initial) {
 		return
 	}
-	retry := backoff{limit: w.s.timeout}
+	pace := w.s.newBackoff()
 	for {
-		err := w.follow(ctx, &index, &retry)
+		err := w.follow(ctx, &index, pace)
 		if ctx.Err() != nil {
 			return
 		}
 		if historyCleared(err) {
 			if at, ok := w.resync(ctx); ok {
 				index = at
-				retry.ok()
+				pace.Reset()
 				continue
 			}
 		}
-		if !retry.wait(ctx) {
+		if !pace.Wait(ctx) {
 			return
 		}
 	}
@@ -124,14 +126,14 @@ func (w *keyWatch) resync(ctx context.Context) (uint64, bool) {
 }
 
 // follow delivers the events of one v2 watcher until it fails, advancing *index past each.
-func (w *keyWatch) follow(ctx context.Context, index *uint64, retry *backoff) error {
+func (w *keyWatch) follow(ctx context.Context, index *uint64, pace *retry.Backoff) error {
 	watcher := w.s.keys.Watcher(w.node, &client.WatcherOptions{AfterIndex: *index, Recursive: true})
 	for {
 		resp, err := w.s.next(ctx, watcher)
 		if err != nil {
 			return err
 		}
-		retry.ok()
+		pace.Reset()
 		*index = resp.Node.ModifiedIndex
 		if !w.deliver(ctx, w.pairOf(resp)) {
 			return ctx.Err()
@@ -227,10 +229,10 @@ func (s *Store) WatchTree(ctx context.Context, directory string, opts *kvstore.R
 }
 
 func (s *Store) followTree(ctx context.Context, dir string, sent []*kvstore.KVPair, index uint64, out chan<- []*kvstore.KVPair) {
-	if !send(ctx, out, sent) {
+	if !chans.Send(ctx, out, sent) {
 		return
 	}
-	retry := backoff{limit: s.timeout}
+	pace := s.newBackoff()
 	for {
 		watcher := s.keys.Watcher(nodePath(dir), &client.WatcherOptions{AfterIndex: index, Recursive: true})
 		_, err := s.next(ctx, watcher)
@@ -242,10 +244,10 @@ func (s *Store) followTree(ctx context.Context, dir string, sent []*kvstore.KVPa
 		if err == nil || historyCleared(err) {
 			listing, at, err := s.relist(ctx, dir)
 			if err == nil {
-				retry.ok()
+				pace.Reset()
 				index = at
-				if !samePairs(listing, sent) {
-					if !send(ctx, out, listing) {
+				if !pairs.Equal(listing, sent) {
+					if !chans.Send(ctx, out, listing) {
 						return
 					}
 					sent = listing
@@ -253,7 +255,7 @@ func (s *Store) followTree(ctx context.Context, dir string, sent []*kvstore.KVPa
 				continue
 			}
 		}
-		if !retry.wait(ctx) {
+		if !pace.Wait(ctx) {
 			return
 		}
 	}
@@ -264,27 +266,6 @@ func (s *Store) relist(ctx context.Context, dir string) ([]*kvstore.KVPair, uint
 	defer cancel()
 	listing, _, index, err := s.list(ctx, dir, false)
 	return listing, index, err
-}
-
-func send[T any](ctx context.Context, out chan<- T, v T) bool {
-	select {
-	case out <- v:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func samePairs(a, b []*kvstore.KVPair) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Key != b[i].Key || a[i].LastIndex != b[i].LastIndex || !bytes.Equal(a[i].Value, b[i].Value) {
-			return false
-		}
-	}
-	return true
 }
 
 // next waits for the watcher's next event. A poll that stays silent for s.poll is repeated
@@ -310,30 +291,9 @@ func historyCleared(err error) bool {
 	return isCode(err, client.ErrorCodeEventIndexCleared) || isCode(err, client.ErrorCodeWatcherCleared)
 }
 
-// backoff paces the retries of a watch or a lock's wait after failures, and gives up once the
-// server has failed for longer than limit (the connection timeout): a watch then closes its
-// channel, which is how its receiver learns that it must start again.
-type backoff struct {
-	limit time.Duration
-	first time.Time
-	delay time.Duration
-}
-
-// ok records a success: the next failure starts a new count.
-func (b *backoff) ok() {
-	b.first, b.delay = time.Time{}, 0
-}
-
-// wait sleeps before the next attempt; it reports false when the failures have lasted longer
-// than limit or ctx ended.
-func (b *backoff) wait(ctx context.Context) bool {
-	now := time.Now()
-	if b.first.IsZero() {
-		b.first = now
-	}
-	if now.Sub(b.first) >= b.limit {
-		return false
-	}
-	b.delay = min(max(2*b.delay, 50*time.Millisecond), time.Second)
-	return sleep(ctx, b.delay)
+// newBackoff paces the retries of a watch or a lock's wait after failures, from 50ms up to 1s,
+// and gives up once the server has failed for longer than the connection timeout: a watch then
+// closes its channel, which is how its receiver learns that it must start again.
+func (s *Store) newBackoff() *retry.Backoff {
+	return &retry.Backoff{Min: 50 * time.Millisecond, Max: time.Second, GiveUp: s.timeout}
 }

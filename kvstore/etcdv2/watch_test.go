@@ -11,73 +11,21 @@ import (
 
 	client "go.etcd.io/etcd/client/v2"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/etcdv2"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // eventBound is how long a test waits for an event it caused: generous, as a missing event fails
 // the test either way.
 const eventBound = 10 * time.Second
 
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v, ok := <-ch:
-		if !ok {
-			t.Fatalf("%s: channel closed", what)
-		}
-		return v
-	case <-time.After(eventBound):
-		t.Fatalf("%s: nothing within %s", what, eventBound)
-	}
-	panic("unreachable")
-}
-
-// recvOrClosed returns the next value, or ok false once ch is closed.
-func recvOrClosed[T any](t *testing.T, ch <-chan T, d time.Duration, what string) (T, bool) {
-	t.Helper()
-	select {
-	case v, ok := <-ch:
-		return v, ok
-	case <-time.After(d):
-		t.Fatalf("%s: neither a value nor closed within %s", what, d)
-	}
-	panic("unreachable")
-}
-
-func expectClosed[T any](t *testing.T, ch <-chan T, d time.Duration, what string) {
-	t.Helper()
-	start := time.Now()
-	for {
-		if _, ok := recvOrClosed(t, ch, d-time.Since(start), what); !ok {
-			t.Logf("%s: closed after %s", what, time.Since(start).Round(time.Millisecond))
-			return
-		}
-	}
-}
-
 func samePair(a, b *kvstore.KVPair) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
 	return a.Key == b.Key && a.LastIndex == b.LastIndex && bytes.Equal(a.Value, b.Value)
-}
-
-func mustGet(t *testing.T, st kvstore.Store, key string) *kvstore.KVPair {
-	t.Helper()
-	p, err := st.Get(t.Context(), key, nil)
-	if err != nil {
-		t.Fatalf("Get(%q): %v", key, err)
-	}
-	return p
-}
-
-func mustPut(t *testing.T, st kvstore.Store, key, value string) {
-	t.Helper()
-	if err := st.Put(t.Context(), key, []byte(value), nil); err != nil {
-		t.Fatalf("Put(%q): %v", key, err)
-	}
 }
 
 // flood writes n keys below dir from several goroutines, to push etcd's 1000-event history
@@ -125,31 +73,31 @@ func TestWatchHistoryCleared(t *testing.T) {
 	st, writer := open(t, server, nil), open(t, server, nil)
 	dir := prefix(t)
 	key := dir + "/k"
-	mustPut(t, writer, key, "v0")
-	first := mustGet(t, writer, key)
+	kvtest.MustPut(t, writer, key, "v0", nil)
+	first := kvtest.MustGet(t, writer, key)
 	ch, err := st.Watch(t.Context(), key, nil) // its goroutine now waits to send the first pair
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, writer, key, "v1")
-	missed := mustGet(t, writer, key)
+	kvtest.MustPut(t, writer, key, "v1", nil)
+	missed := kvtest.MustGet(t, writer, key)
 	flood(t, writer, dir+"/flood", 1100)
 	expectCleared(t, server, etcdv2.LeafPath(key), first.LastIndex)
 
-	if got := recv(t, ch, "first event"); !samePair(got, first) {
+	if got := kvtest.MustReceive(t, ch, eventBound, "first event"); !samePair(got, first) {
 		t.Fatalf("first event = %v, want %v", got, first)
 	}
-	if got := recv(t, ch, "event after the history was cleared"); !samePair(got, missed) {
+	if got := kvtest.MustReceive(t, ch, eventBound, "event after the history was cleared"); !samePair(got, missed) {
 		t.Fatalf("event after the history was cleared = %v, want the write it missed, %v", got, missed)
 	}
-	mustPut(t, writer, key, "v2")
-	if got, want := recv(t, ch, "next event"), mustGet(t, writer, key); !samePair(got, want) {
+	kvtest.MustPut(t, writer, key, "v2", nil)
+	if got, want := kvtest.MustReceive(t, ch, eventBound, "next event"), kvtest.MustGet(t, writer, key); !samePair(got, want) {
 		t.Fatalf("next event = %v, want %v", got, want)
 	}
 	if err := writer.Delete(t.Context(), key); err != nil {
 		t.Fatal(err)
 	}
-	if got := recv(t, ch, "delete event"); got != nil {
+	if got := kvtest.MustReceive(t, ch, eventBound, "delete event"); got != nil {
 		t.Fatalf("delete event = %v, want nil", got)
 	}
 }
@@ -160,7 +108,7 @@ func TestWatchTreeHistoryCleared(t *testing.T) {
 	server := testserver.EtcdV2(t)
 	st, writer := open(t, server, nil), open(t, server, nil)
 	dir := prefix(t)
-	mustPut(t, writer, dir+"/tree/a", "a")
+	kvtest.MustPut(t, writer, dir+"/tree/a", "a", nil)
 	resp, err := raw(t, server).Get(t.Context(), "/", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -169,15 +117,15 @@ func TestWatchTreeHistoryCleared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, writer, dir+"/tree/b/c", "c")
+	kvtest.MustPut(t, writer, dir+"/tree/b/c", "c", nil)
 	flood(t, writer, dir+"/flood", 1100)
 	expectCleared(t, server, etcdv2.NodePath(dir+"/tree"), resp.Index)
 
-	if got := recv(t, ch, "first listing"); len(got) != 1 {
+	if got := kvtest.MustReceive(t, ch, eventBound, "first listing"); len(got) != 1 {
 		t.Fatalf("first listing = %v, want one pair", got)
 	}
-	want := mustList(t, writer, dir+"/tree")
-	if got := recv(t, ch, "listing after the history was cleared"); len(got) != 2 || !samePair(got[0], want[0]) || !samePair(got[1], want[1]) {
+	want := kvtest.MustList(t, writer, dir+"/tree")
+	if got := kvtest.MustReceive(t, ch, eventBound, "listing after the history was cleared"); len(got) != 2 || !samePair(got[0], want[0]) || !samePair(got[1], want[1]) {
 		t.Fatalf("listing after the history was cleared = %v, want %v", got, want)
 	}
 }
@@ -191,7 +139,7 @@ func TestWatchServerRestart(t *testing.T) {
 	st := open(t, server, &kvstore.Config{ConnectionTimeout: 30 * time.Second})
 	dir := prefix(t)
 	key := dir + "/k"
-	mustPut(t, st, key, "before")
+	kvtest.MustPut(t, st, key, "before", nil)
 	ch, err := st.Watch(t.Context(), key, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -200,22 +148,22 @@ func TestWatchServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := recv(t, ch, "first event")
-	recv(t, tree, "first listing")
+	last := kvtest.MustReceive(t, ch, eventBound, "first event")
+	kvtest.MustReceive(t, tree, eventBound, "first listing")
 
 	server.Kill(t)
 	time.Sleep(300 * time.Millisecond) // the watches see their connections drop and retry
 	server.Start(t)
 
-	mustPut(t, st, key, "after")
-	want := mustGet(t, st, key)
+	kvtest.MustPut(t, st, key, "after", nil)
+	want := kvtest.MustGet(t, st, key)
 	if want.LastIndex <= last.LastIndex {
 		t.Fatalf("index went from %d to %d across the restart", last.LastIndex, want.LastIndex)
 	}
-	if got := recv(t, ch, "event after the restart"); !samePair(got, want) {
+	if got := kvtest.MustReceive(t, ch, eventBound, "event after the restart"); !samePair(got, want) {
 		t.Errorf("event after the restart = %v, want %v", got, want)
 	}
-	if got := recv(t, tree, "listing after the restart"); len(got) != 1 || !samePair(got[0], want) {
+	if got := kvtest.MustReceive(t, tree, eventBound, "listing after the restart"); len(got) != 1 || !samePair(got[0], want) {
 		t.Errorf("listing after the restart = %v, want [%v]", got, want)
 	}
 }
@@ -248,11 +196,11 @@ func TestWatchServerGone(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			recv(t, tree, "first listing")
+			kvtest.MustReceive(t, tree, eventBound, "first listing")
 			down(t, server)
 			bound := 2*poll + 3*timeout + failBound
-			expectClosed(t, ch, bound, "Watch")
-			expectClosed(t, tree, bound, "WatchTree")
+			kvtest.ExpectClosed(t, ch, bound, "Watch")
+			kvtest.ExpectClosed(t, tree, bound, "WatchTree")
 		})
 	}
 }

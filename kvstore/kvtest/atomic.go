@@ -31,7 +31,7 @@ func testLastIndex(t *testing.T, s Suite) {
 	key := randomPrefix(t) + "/k"
 	var last uint64
 	for i, v := range []string{"a", "a", "b", "b", "a"} {
-		mustPut(t, st, key, v, nil)
+		MustPut(t, st, key, v, nil)
 		got := mustGet(t, st, key)
 		if got.LastIndex <= last {
 			t.Errorf("write %d (%q): LastIndex %d, not above the previous %d", i, v, got.LastIndex, last)
@@ -41,7 +41,7 @@ func testLastIndex(t *testing.T, s Suite) {
 	if err := st.Delete(t.Context(), key); err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, st, key, "a", nil)
+	MustPut(t, st, key, "a", nil)
 	recreated := mustGet(t, st, key)
 	if recreated.LastIndex <= last {
 		t.Errorf("re-created key: LastIndex %d, not above %d before the delete", recreated.LastIndex, last)
@@ -119,9 +119,9 @@ func testAtomicPutChain(t *testing.T, s Suite) {
 func testAtomicPutStale(t *testing.T, s Suite) {
 	st := s.open(t)
 	key := randomPrefix(t) + "/k"
-	mustPut(t, st, key, "v", nil)
+	MustPut(t, st, key, "v", nil)
 	stale := mustGet(t, st, key)
-	mustPut(t, st, key, "v", nil) // same value, new index
+	MustPut(t, st, key, "v", nil) // same value, new index
 	current := mustGet(t, st, key)
 	ok, _, err := st.AtomicPut(t.Context(), key, []byte("new"), stale, nil)
 	if ok || !errors.Is(err, kvstore.ErrKeyModified) {
@@ -135,12 +135,12 @@ func testAtomicPutStale(t *testing.T, s Suite) {
 	}
 
 	other := key + "-recreated"
-	mustPut(t, st, other, "v", nil)
+	MustPut(t, st, other, "v", nil)
 	before := mustGet(t, st, other)
 	if err := st.Delete(t.Context(), other); err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, st, other, "v", nil)
+	MustPut(t, st, other, "v", nil)
 	ok, _, err = st.AtomicPut(t.Context(), other, []byte("x"), before, nil)
 	if ok || !errors.Is(err, kvstore.ErrKeyModified) {
 		t.Errorf("AtomicPut with a pair from before a delete and re-create = %v, %v; want ErrKeyModified", ok, err)
@@ -156,7 +156,7 @@ func testAtomicPutStale(t *testing.T, s Suite) {
 func testAtomicPutMissing(t *testing.T, s Suite) {
 	st := s.open(t)
 	key := randomPrefix(t) + "/k"
-	mustPut(t, st, key, "v", nil)
+	MustPut(t, st, key, "v", nil)
 	prev := mustGet(t, st, key)
 	if err := st.Delete(t.Context(), key); err != nil {
 		t.Fatal(err)
@@ -174,9 +174,9 @@ func testAtomicPutMissing(t *testing.T, s Suite) {
 func testAtomicDelete(t *testing.T, s Suite) {
 	st := s.open(t)
 	key := randomPrefix(t) + "/k"
-	mustPut(t, st, key, "v", nil)
+	MustPut(t, st, key, "v", nil)
 	stale := mustGet(t, st, key)
-	mustPut(t, st, key, "v", nil)
+	MustPut(t, st, key, "v", nil)
 	current := mustGet(t, st, key)
 	ok, err := st.AtomicDelete(t.Context(), key, nil)
 	if ok || !errors.Is(err, kvstore.ErrPreviousNotSpecified) {

@@ -22,7 +22,7 @@ var closeTests = []test{
 func testCloseIdempotent(t *testing.T, s Suite) {
 	st, other := s.open(t), s.open(t)
 	key := randomPrefix(t) + "/k"
-	mustPut(t, st, key, "v", nil)
+	MustPut(t, st, key, "v", nil)
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range errs {
@@ -47,7 +47,7 @@ func testCloseThenCall(t *testing.T, s Suite) {
 	st := s.open(t)
 	dir := randomPrefix(t)
 	key := dir + "/k"
-	mustPut(t, st, key, "v", nil)
+	MustPut(t, st, key, "v", nil)
 	prev := mustGet(t, st, key)
 	var lock kvstore.Locker
 	if s.supports(CapLock) {

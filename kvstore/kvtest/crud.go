@@ -32,15 +32,15 @@ func testPutGetDelete(t *testing.T, s Suite) {
 	st := s.open(t)
 	dir := randomPrefix(t)
 	key := dir + "/k"
-	mustPut(t, st, key, "v1", nil)
+	MustPut(t, st, key, "v1", nil)
 	expectPair(t, "Get", mustGet(t, st, key), key, "v1")
-	mustPut(t, st, key, "v2", nil)
+	MustPut(t, st, key, "v2", nil)
 	expectPair(t, "Get after overwrite", mustGet(t, st, key), key, "v2")
 	if ok, err := st.Exists(t.Context(), key, nil); !ok || err != nil {
 		t.Errorf("Exists = %v, %v; want true, nil", ok, err)
 	}
 	// IsDir is accepted for libkv callers and changes nothing: the key still holds a value.
-	mustPut(t, st, key+"/child", "c", &kvstore.WriteOptions{IsDir: true})
+	MustPut(t, st, key+"/child", "c", &kvstore.WriteOptions{IsDir: true})
 	expectPair(t, "Get after Put with IsDir", mustGet(t, st, key+"/child"), key+"/child", "c")
 	if err := st.Delete(t.Context(), key); err != nil {
 		t.Fatalf("Delete of a key that has children: %v", err)
@@ -60,22 +60,22 @@ func testPutGetDelete(t *testing.T, s Suite) {
 func testImplicitDirectories(t *testing.T, s Suite) {
 	st := s.open(t)
 	dir := randomPrefix(t)
-	mustPut(t, st, dir+"/a/b/c", "c", nil)
+	MustPut(t, st, dir+"/a/b/c", "c", nil)
 	for _, d := range []string{dir + "/a", dir + "/a/b"} {
 		expectMissing(t, st, d)
 		expectErr(t, "Delete of the directory "+d, st.Delete(t.Context(), d), kvstore.ErrKeyNotFound)
 	}
-	expectKeys(t, "List after Delete of directories", mustList(t, st, dir+"/a"), dir+"/a/b/c")
+	expectKeys(t, "List after Delete of directories", MustList(t, st, dir+"/a"), dir+"/a/b/c")
 	if s.supports(CapWatch) {
 		ch, err := st.Watch(t.Context(), dir+"/a/b", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		expectQuiet(t, ch, quietPeriod, "Watch of a directory that is not a key")
+		ExpectQuiet(t, ch, quietPeriod, "Watch of a directory that is not a key")
 	}
-	mustPut(t, st, dir+"/a/b", "now a key", nil)
+	MustPut(t, st, dir+"/a/b", "now a key", nil)
 	expectPair(t, "Get of a directory made a key", mustGet(t, st, dir+"/a/b"), dir+"/a/b", "now a key")
-	expectKeys(t, "List(a)", mustList(t, st, dir+"/a"), dir+"/a/b", dir+"/a/b/c")
+	expectKeys(t, "List(a)", MustList(t, st, dir+"/a"), dir+"/a/b", dir+"/a/b/c")
 	for _, k := range []string{dir + "/a/b/c", dir + "/a/b"} {
 		if err := st.Delete(t.Context(), k); err != nil {
 			t.Fatalf("Delete(%q): %v", k, err)
@@ -113,7 +113,7 @@ func testConsistentRead(t *testing.T, s Suite) {
 	consistent := &kvstore.ReadOptions{Consistent: true}
 	for i := range 20 {
 		v := fmt.Sprint(i)
-		mustPut(t, writer, key, v, nil)
+		MustPut(t, writer, key, v, nil)
 		got, err := reader.Get(t.Context(), key, consistent)
 		if err != nil || string(got.Value) != v {
 			t.Fatalf("consistent Get after write %d = %s, %v", i, fmtPair(got), err)
@@ -152,11 +152,11 @@ func testEmptyValue(t *testing.T, s Suite) {
 	if err := st.Put(t.Context(), dir+"/nil", nil, nil); err != nil {
 		t.Fatalf("Put of a nil value: %v", err)
 	}
-	mustPut(t, st, dir+"/empty", "", nil)
+	MustPut(t, st, dir+"/empty", "", nil)
 	for _, key := range []string{dir + "/nil", dir + "/empty"} {
 		expectPair(t, "Get", mustGet(t, st, key), key, "")
 	}
-	for _, p := range mustList(t, st, dir) {
+	for _, p := range MustList(t, st, dir) {
 		checkPair(t, "List", p)
 	}
 	ok, pair, err := st.AtomicPut(t.Context(), dir+"/atomic", nil, nil, nil)
@@ -185,7 +185,7 @@ func testBinaryValue(t *testing.T, s Suite) {
 	if got := mustGet(t, st, key); !bytes.Equal(got.Value, value) {
 		t.Errorf("binary value changed: got %x, want %x", got.Value, value)
 	}
-	if got := mustList(t, st, dir); len(got) != 1 || !bytes.Equal(got[0].Value, value) {
+	if got := MustList(t, st, dir); len(got) != 1 || !bytes.Equal(got[0].Value, value) {
 		t.Errorf("binary value changed in List: %s", fmtPairs(got))
 	}
 }
@@ -210,7 +210,7 @@ func testLargeValue(t *testing.T, s Suite) {
 func testCancelledContext(t *testing.T, s Suite) {
 	st := s.open(t)
 	key := randomPrefix(t) + "/k"
-	mustPut(t, st, key, "v", nil)
+	MustPut(t, st, key, "v", nil)
 	prev := mustGet(t, st, key)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -234,12 +234,12 @@ func testCancelledContext(t *testing.T, s Suite) {
 	if s.supports(CapWatch) {
 		// Either refused, or a channel that closes at once: both end the watch with the context.
 		if ch, err := st.Watch(ctx, key, nil); err == nil {
-			expectClosed(t, ch, closeBound, "Watch with a cancelled context")
+			ExpectClosed(t, ch, closeBound, "Watch with a cancelled context")
 		} else {
 			check("Watch", err)
 		}
 		if ch, err := st.WatchTree(ctx, key, nil); err == nil {
-			expectClosed(t, ch, closeBound, "WatchTree with a cancelled context")
+			ExpectClosed(t, ch, closeBound, "WatchTree with a cancelled context")
 		} else {
 			check("WatchTree", err)
 		}
@@ -279,7 +279,7 @@ func testConcurrentOps(t *testing.T, s Suite) {
 	for err := range errs {
 		t.Error(err)
 	}
-	pairs := mustList(t, st, dir)
+	pairs := MustList(t, st, dir)
 	for i := 1; i < len(pairs); i++ {
 		if pairs[i-1].Key >= pairs[i].Key {
 			t.Errorf("List not sorted after concurrent writes: %s", fmtPairs(pairs))

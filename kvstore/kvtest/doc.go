@@ -1,7 +1,8 @@
 // Package kvtest is the conformance suite every kvstore backend runs against its real server.
-// It pins each sentence of the kvstore contract (kvstore.Store's documentation and design.md), so
-// that a program written against one backend behaves the same on every other one, which libkv and
-// valkeyrie never achieved.
+// It pins each promise of the kvstore contract, as the documentation of kvstore.Store, its methods
+// and its errors states it (canonical keys, listings, atomic writes, watches that close on cancel
+// or Close, locks and their loss, TTLs), so that a program written against one backend behaves
+// the same on every other one, which libkv and valkeyrie never achieved.
 //
 // A backend's test opens its server and runs the suite:
 //

@@ -49,32 +49,6 @@ func ctxWithin(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-func mustPut(t *testing.T, st kvstore.Store, key, value string, opts *kvstore.WriteOptions) {
-	t.Helper()
-	if err := st.Put(t.Context(), key, []byte(value), opts); err != nil {
-		t.Fatalf("Put(%q, %q): %v", key, value, err)
-	}
-}
-
-func mustGet(t *testing.T, st kvstore.Store, key string) *kvstore.KVPair {
-	t.Helper()
-	pair, err := st.Get(t.Context(), key, nil)
-	if err != nil {
-		t.Fatalf("Get(%q): %v", key, err)
-	}
-	checkPair(t, "Get", pair)
-	return pair
-}
-
-func mustList(t *testing.T, st kvstore.Store, dir string) []*kvstore.KVPair {
-	t.Helper()
-	pairs, err := st.List(t.Context(), dir, nil)
-	if err != nil {
-		t.Fatalf("List(%q): %v", dir, err)
-	}
-	return pairs
-}
-
 // expectErr fails unless err wraps want.
 func expectErr(t *testing.T, what string, err, want error) {
 	t.Helper()
@@ -158,18 +132,6 @@ func samePair(a, b *kvstore.KVPair) bool {
 	return a.Key == b.Key && bytes.Equal(a.Value, b.Value) && a.LastIndex == b.LastIndex
 }
 
-func samePairs(a, b []*kvstore.KVPair) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !samePair(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 func fmtPair(p *kvstore.KVPair) string {
 	if p == nil {
 		return "<nil>"
@@ -190,73 +152,6 @@ func fmtPairs(pairs []*kvstore.KVPair) string {
 		parts[i] = fmtPair(p)
 	}
 	return "[" + strings.Join(parts, " ") + "]"
-}
-
-// recvWithin receives one value from ch. It fails the test if nothing arrives within d; ok is
-// false if the channel was closed.
-func recvWithin[T any](t *testing.T, ch <-chan T, d time.Duration, what string) (v T, ok bool) {
-	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case v, ok = <-ch:
-		return v, ok
-	case <-timer.C:
-		t.Fatalf("%s: nothing received within %s", what, d)
-		return v, false
-	}
-}
-
-// mustRecv is recvWithin that also fails on a closed channel.
-func mustRecv[T any](t *testing.T, ch <-chan T, d time.Duration, what string) T {
-	t.Helper()
-	v, ok := recvWithin(t, ch, d, what)
-	if !ok {
-		t.Fatalf("%s: channel closed unexpectedly", what)
-	}
-	return v
-}
-
-// expectClosed drains ch until it is closed and fails if that takes longer than d.
-func expectClosed[T any](t *testing.T, ch <-chan T, d time.Duration, what string) {
-	t.Helper()
-	start := time.Now()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		select {
-		case _, ok := <-ch:
-			if !ok {
-				t.Logf("%s: closed after %s", what, time.Since(start).Round(time.Millisecond))
-				return
-			}
-		case <-timer.C:
-			t.Fatalf("%s: channel still open %s later", what, d)
-		}
-	}
-}
-
-// expectQuiet fails if ch delivers anything (or closes) within d.
-func expectQuiet[T any](t *testing.T, ch <-chan T, d time.Duration, what string) {
-	t.Helper()
-	select {
-	case v, ok := <-ch:
-		if !ok {
-			t.Fatalf("%s: channel closed unexpectedly", what)
-		}
-		t.Fatalf("%s: unexpected %v", what, describe(v))
-	case <-time.After(d):
-	}
-}
-
-// isClosed reports whether a struct{} channel (a lock's lost channel) is closed, without waiting.
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }
 
 func describe(v any) string {
@@ -298,4 +193,12 @@ func (s Suite) unsupported(t *testing.T, c Capability, check func()) bool {
 		t.Logf("backend declares no %s support: checked ErrCallNotSupported", c)
 	}
 	return true
+}
+
+// mustGet is MustGet that also checks the KVPair rules on the pair returned.
+func mustGet(t *testing.T, st kvstore.Store, key string) *kvstore.KVPair {
+	t.Helper()
+	pair := MustGet(t, st, key)
+	checkPair(t, "Get", pair)
+	return pair
 }

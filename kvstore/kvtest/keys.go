@@ -23,17 +23,17 @@ func testKeysCanonical(t *testing.T, s Suite) {
 	st := s.open(t)
 	dir := randomPrefix(t)
 	key := dir + "/a/b"
-	mustPut(t, st, "/"+dir+"/a/b", "v1", nil)
+	MustPut(t, st, "/"+dir+"/a/b", "v1", nil)
 	for _, form := range []string{key, "/" + key, "//" + dir + "//a//b//", dir + "/a/b/"} {
 		expectPair(t, "Get("+form+")", mustGet(t, st, form), key, "v1")
 		if ok, err := st.Exists(t.Context(), form, nil); !ok || err != nil {
 			t.Errorf("Exists(%q) = %v, %v; want true, nil", form, ok, err)
 		}
 	}
-	mustPut(t, st, dir+"//a//b/", "v2", nil)
+	MustPut(t, st, dir+"//a//b/", "v2", nil)
 	expectPair(t, "Get after Put through another form", mustGet(t, st, key), key, "v2")
-	expectKeys(t, "List("+dir+")", mustList(t, st, dir), key)
-	expectKeys(t, "List(/"+dir+"//a/)", mustList(t, st, "/"+dir+"//a/"), key)
+	expectKeys(t, "List("+dir+")", MustList(t, st, dir), key)
+	expectKeys(t, "List(/"+dir+"//a/)", MustList(t, st, "/"+dir+"//a/"), key)
 
 	ok, pair, err := st.AtomicPut(t.Context(), "/"+dir+"/c/", []byte("c"), nil, nil)
 	if !ok || err != nil {
@@ -71,12 +71,12 @@ func testKeysHostile(t *testing.T, s Suite) {
 		if i%2 == 1 {
 			key = dir + "/" + seg + "/" + seg // also as a directory
 		}
-		mustPut(t, st, key, "v:"+seg, nil)
+		MustPut(t, st, key, "v:"+seg, nil)
 		expectPair(t, "Get("+key+")", mustGet(t, st, key), key, "v:"+seg)
 		want = append(want, key)
 	}
 	slices.Sort(want)
-	expectKeys(t, "List of hostile keys", mustList(t, st, dir), want...)
+	expectKeys(t, "List of hostile keys", MustList(t, st, dir), want...)
 	for _, key := range want {
 		if err := st.Delete(t.Context(), key); err != nil {
 			t.Errorf("Delete(%q): %v", key, err)
@@ -145,7 +145,7 @@ func testKeysInvalid(t *testing.T, s Suite) {
 	expectEmptyDir(t, st, dir)
 	// The limit is on the canonical form: slashes that normalisation removes do not count.
 	long := dir + "/" + strings.Repeat("k", kvstore.MaxKeyLength-len(dir)-1)
-	mustPut(t, st, "//"+long+"//", "max", nil)
+	MustPut(t, st, "//"+long+"//", "max", nil)
 	expectPair(t, "Get of a key of MaxKeyLength", mustGet(t, st, long), long, "max")
 }
 
@@ -161,7 +161,7 @@ func testKeysNegativeTTL(t *testing.T, s Suite) {
 	expectErr(t, "AtomicPut with negative TTL", err, kvstore.ErrInvalidOption)
 	expectEmptyDir(t, st, dir)
 
-	mustPut(t, st, dir+"/k", "kept", nil)
+	MustPut(t, st, dir+"/k", "kept", nil)
 	prev := mustGet(t, st, dir+"/k")
 	_, _, err = st.AtomicPut(t.Context(), dir+"/k", []byte("x"), prev, neg)
 	expectErr(t, "AtomicPut over a key with negative TTL", err, kvstore.ErrInvalidOption)

@@ -31,10 +31,10 @@ func testListRecursive(t *testing.T, s Suite) {
 		dir + "/b-x", dir + "/b.y/z",
 	}
 	for _, k := range slices.Backward(keys) {
-		mustPut(t, st, k, "v:"+k, nil)
+		MustPut(t, st, k, "v:"+k, nil)
 	}
 	want := slices.Sorted(slices.Values(keys))
-	got := mustList(t, st, dir)
+	got := MustList(t, st, dir)
 	expectKeys(t, "List", got, want...)
 	for _, p := range got {
 		checkPair(t, "List", p)
@@ -45,8 +45,8 @@ func testListRecursive(t *testing.T, s Suite) {
 			t.Errorf("List gives %s, Get gives %s: indexes differ", fmtPair(p), fmtPair(direct))
 		}
 	}
-	expectKeys(t, "List of a subdirectory", mustList(t, st, dir+"/b"), dir+"/b/c", dir+"/b/d/e", dir+"/b/d/f/g/h")
-	expectKeys(t, "List of a deep subdirectory", mustList(t, st, "/"+dir+"/b/d/f/"), dir+"/b/d/f/g/h")
+	expectKeys(t, "List of a subdirectory", MustList(t, st, dir+"/b"), dir+"/b/c", dir+"/b/d/e", dir+"/b/d/f/g/h")
+	expectKeys(t, "List of a deep subdirectory", MustList(t, st, "/"+dir+"/b/d/f/"), dir+"/b/d/f/g/h")
 }
 
 // testListSiblings: a directory never lists siblings that merely share its string prefix.
@@ -56,10 +56,10 @@ func testListSiblings(t *testing.T, s Suite) {
 	st := s.open(t)
 	dir := randomPrefix(t)
 	for _, k := range []string{"app/x", "app/y/z", "apple/x", "app2", "app-1/x", "ap", "app.d/x"} {
-		mustPut(t, st, dir+"/"+k, "v", nil)
+		MustPut(t, st, dir+"/"+k, "v", nil)
 	}
-	expectKeys(t, "List(app)", mustList(t, st, dir+"/app"), dir+"/app/x", dir+"/app/y/z")
-	expectKeys(t, "List(apple)", mustList(t, st, dir+"/apple"), dir+"/apple/x")
+	expectKeys(t, "List(app)", MustList(t, st, dir+"/app"), dir+"/app/x", dir+"/app/y/z")
+	expectKeys(t, "List(apple)", MustList(t, st, dir+"/apple"), dir+"/apple/x")
 	_, err := st.List(t.Context(), dir+"/appl", nil)
 	expectErr(t, "List(appl), a string prefix of existing keys only", err, kvstore.ErrKeyNotFound)
 }
@@ -71,15 +71,15 @@ func testListSiblings(t *testing.T, s Suite) {
 func testListValueAndParent(t *testing.T, s Suite) {
 	st := s.open(t)
 	dir := randomPrefix(t)
-	mustPut(t, st, dir+"/a", "parent", nil)
+	MustPut(t, st, dir+"/a", "parent", nil)
 	got, err := st.List(t.Context(), dir+"/a", nil)
 	if err != nil || got == nil || len(got) != 0 {
 		t.Errorf("List of a key without children = %s, %v; want an empty non-nil slice, nil", fmtPairs(got), err)
 	}
-	mustPut(t, st, dir+"/a/b", "child", nil)
-	got = mustList(t, st, dir+"/a")
+	MustPut(t, st, dir+"/a/b", "child", nil)
+	got = MustList(t, st, dir+"/a")
 	expectKeys(t, "List(a) with a and a/b", got, dir+"/a/b")
-	expectKeys(t, "List of the parent", mustList(t, st, dir), dir+"/a", dir+"/a/b")
+	expectKeys(t, "List of the parent", MustList(t, st, dir), dir+"/a", dir+"/a/b")
 	expectPair(t, "Get(a) still holds its value", mustGet(t, st, dir+"/a"), dir+"/a", "parent")
 }
 
@@ -93,7 +93,7 @@ func testListMissing(t *testing.T, s Suite) {
 	if !errors.Is(err, kvstore.ErrKeyNotFound) {
 		t.Errorf("List of a missing directory = %s, %v; want ErrKeyNotFound", fmtPairs(got), err)
 	}
-	mustPut(t, st, dir+"/x/y", "v", nil)
+	MustPut(t, st, dir+"/x/y", "v", nil)
 	if err := st.Delete(t.Context(), dir+"/x/y"); err != nil {
 		t.Fatal(err)
 	}
@@ -107,9 +107,9 @@ func testListMissing(t *testing.T, s Suite) {
 func testListRoot(t *testing.T, s Suite) {
 	st := s.open(t)
 	dir := randomPrefix(t)
-	mustPut(t, st, dir+"/k", "v", nil)
+	MustPut(t, st, dir+"/k", "v", nil)
 	for _, root := range []string{"", "/", "//"} {
-		got := mustList(t, st, root)
+		got := MustList(t, st, root)
 		found := false
 		for i, p := range got {
 			checkPair(t, "List(root)", p)
@@ -122,7 +122,7 @@ func testListRoot(t *testing.T, s Suite) {
 			t.Errorf("List(%q) lacks %q", root, dir+"/k")
 		}
 	}
-	expectKeys(t, "List(kvtest/...) with a trailing slash", mustList(t, st, dir+"/"), dir+"/k")
+	expectKeys(t, "List(kvtest/...) with a trailing slash", MustList(t, st, dir+"/"), dir+"/k")
 }
 
 // testDeleteTree: DeleteTree removes the directory itself and everything below at any depth,
@@ -133,7 +133,7 @@ func testDeleteTree(t *testing.T, s Suite) {
 	st := s.open(t)
 	dir := randomPrefix(t)
 	for _, k := range []string{"app", "app/x", "app/y/z", "app/y/z/w/v", "apple", "apple/x", "app2", "ap"} {
-		mustPut(t, st, dir+"/"+k, "v", nil)
+		MustPut(t, st, dir+"/"+k, "v", nil)
 	}
 	if err := st.DeleteTree(t.Context(), "/"+dir+"/app/"); err != nil {
 		t.Fatalf("DeleteTree: %v", err)
@@ -141,7 +141,7 @@ func testDeleteTree(t *testing.T, s Suite) {
 	expectMissing(t, st, dir+"/app")
 	expectMissing(t, st, dir+"/app/y/z/w/v")
 	expectEmptyDir(t, st, dir+"/app")
-	expectKeys(t, "List after DeleteTree", mustList(t, st, dir), dir+"/ap", dir+"/app2", dir+"/apple", dir+"/apple/x")
+	expectKeys(t, "List after DeleteTree", MustList(t, st, dir), dir+"/ap", dir+"/app2", dir+"/apple", dir+"/apple/x")
 	if err := st.DeleteTree(t.Context(), dir+"/app"); err != nil {
 		t.Errorf("DeleteTree of a missing tree: %v, want nil", err)
 	}
@@ -149,5 +149,5 @@ func testDeleteTree(t *testing.T, s Suite) {
 		t.Errorf("DeleteTree of a plain key: %v", err)
 	}
 	expectMissing(t, st, dir+"/ap")
-	expectKeys(t, "List after DeleteTree of a plain key", mustList(t, st, dir), dir+"/app2", dir+"/apple", dir+"/apple/x")
+	expectKeys(t, "List after DeleteTree of a plain key", MustList(t, st, dir), dir+"/app2", dir+"/apple", dir+"/apple/x")
 }

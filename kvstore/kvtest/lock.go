@@ -110,7 +110,7 @@ func testLockValue(t *testing.T, s Suite) {
 	}
 	mustLock(t, lock, eventBound, "free lock")
 	expectPair(t, "Get of the held lock key from another Store", mustGet(t, other, key), key, "holder-1")
-	expectKeys(t, "List of the lock's directory", mustList(t, other, dir), key)
+	expectKeys(t, "List of the lock's directory", MustList(t, other, dir), key)
 	if tree != nil {
 		// Every listing until the final one must show the lock key alone: bookkeeping keys
 		// written on the way to the lock would appear in one of them.
@@ -140,13 +140,13 @@ func testLockUnlock(t *testing.T, s Suite) {
 	}
 	expectErr(t, "Unlock before Lock", lock.Unlock(t.Context()), kvstore.ErrNotLocked)
 	lost := mustLock(t, lock, eventBound, "free lock")
-	if isClosed(lost) {
+	if IsClosed(lost) {
 		t.Fatal("lost channel closed while the lock is held")
 	}
 	if err := lock.Unlock(t.Context()); err != nil {
 		t.Fatalf("Unlock: %v", err)
 	}
-	expectClosed(t, lost, lostBound, "lost channel after Unlock")
+	ExpectClosed(t, lost, lostBound, "lost channel after Unlock")
 	expectErr(t, "second Unlock", lock.Unlock(t.Context()), kvstore.ErrNotLocked)
 	next, _ := s.newLock(t, other, key, s.lockOpts("b", nil))
 	mustLock(t, next, handoffBound, "lock released by Unlock")
@@ -182,7 +182,7 @@ func testLockCancelWaiting(t *testing.T, s Suite) {
 	if waited := time.Since(start); waited > 500*time.Millisecond+closeBound {
 		t.Errorf("Lock returned %s after its ctx ended", waited-500*time.Millisecond)
 	}
-	if isClosed(holderLost) {
+	if IsClosed(holderLost) {
 		t.Fatal("the holder lost its lock when a waiter gave up")
 	}
 	expectPair(t, "lock key after a cancelled waiter", mustGet(t, thirdStore, key), key, "holder")
@@ -192,7 +192,7 @@ func testLockCancelWaiting(t *testing.T, s Suite) {
 	if err := holder.Unlock(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if lost := mustRecv(t, held, handoffBound, "third waiter after Unlock (the cancelled waiter must not block it)"); lost == nil {
+	if lost := MustReceive(t, held, handoffBound, "third waiter after Unlock (the cancelled waiter must not block it)"); lost == nil {
 		t.Fatal("third waiter failed")
 	}
 	expectPair(t, "lock key of the third holder", mustGet(t, holderStore, key), key, "third")
@@ -210,12 +210,12 @@ func testLockHandoff(t *testing.T, s Suite) {
 	mustLock(t, first, eventBound, "free lock")
 	second, _ := s.newLock(t, b, key, s.lockOpts("second", nil))
 	held := lockAsync(t, second, eventBound+handoffBound)
-	expectQuiet(t, held, 500*time.Millisecond, "second Lock while the first holds")
+	ExpectQuiet(t, held, 500*time.Millisecond, "second Lock while the first holds")
 	start := time.Now()
 	if err := first.Unlock(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	mustRecv(t, held, handoffBound, "waiter after Unlock")
+	MustReceive(t, held, handoffBound, "waiter after Unlock")
 	t.Logf("hand-over after Unlock took %s", time.Since(start).Round(time.Millisecond))
 	expectPair(t, "lock key after hand-over", mustGet(t, a, key), key, "second")
 }
@@ -233,7 +233,7 @@ func testLockMutualExclusion(t *testing.T, s Suite) {
 	if _, ok := s.newLock(t, stores[0], dir+"/lock", nil); !ok {
 		return
 	}
-	mustPut(t, stores[0], dir+"/counter", "0", nil)
+	MustPut(t, stores[0], dir+"/counter", "0", nil)
 	var holders, maxHolders atomic.Int32
 	ctx := ctxWithin(t, 120*time.Second)
 	var wg sync.WaitGroup
@@ -287,7 +287,7 @@ func criticalSection(ctx context.Context, st kvstore.Store, lock kvstore.Locker,
 			err = st.Put(ctx, counter, []byte(strconv.Itoa(v+1)), nil)
 		}
 	}
-	if err == nil && isClosed(lost) {
+	if err == nil && IsClosed(lost) {
 		err = errors.New("lock lost inside the critical section")
 	}
 	holders.Add(-1)
@@ -310,11 +310,11 @@ func testLockSameStore(t *testing.T, s Suite) {
 	mustLock(t, first, eventBound, "first Locker")
 	second, _ := s.newLock(t, st, key, s.lockOpts("second", nil))
 	held := lockAsync(t, second, eventBound+handoffBound)
-	expectQuiet(t, held, 500*time.Millisecond, "second Locker of the same Store while the first holds")
+	ExpectQuiet(t, held, 500*time.Millisecond, "second Locker of the same Store while the first holds")
 	if err := first.Unlock(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	mustRecv(t, held, handoffBound, "second Locker after Unlock")
+	MustReceive(t, held, handoffBound, "second Locker after Unlock")
 	expectPair(t, "lock key", mustGet(t, st, key), key, "second")
 }
 
@@ -331,7 +331,7 @@ func testLockReuse(t *testing.T, s Suite) {
 	}
 	for round := range 3 {
 		lost := mustLock(t, lock, handoffBound, fmt.Sprintf("round %d", round))
-		if isClosed(lost) {
+		if IsClosed(lost) {
 			t.Fatalf("round %d: Lock returned a closed channel", round)
 		}
 		expectPair(t, "lock key", mustGet(t, other, key), key, "reused")
@@ -339,12 +339,12 @@ func testLockReuse(t *testing.T, s Suite) {
 			if err := other.Delete(t.Context(), key); err != nil {
 				t.Fatal(err)
 			}
-			expectClosed(t, lost, lostBound, "lost channel after deletion")
+			ExpectClosed(t, lost, lostBound, "lost channel after deletion")
 			continue
 		}
 		if err := lock.Unlock(t.Context()); err != nil {
 			t.Fatalf("round %d: Unlock: %v", round, err)
 		}
-		expectClosed(t, lost, lostBound, "lost channel after Unlock")
+		ExpectClosed(t, lost, lostBound, "lost channel after Unlock")
 	}
 }

@@ -80,13 +80,13 @@ func testLockExpiry(t *testing.T, s Suite) {
 	lost := mustLock(t, dying, eventBound, "free lock")
 	waiter, _ := s.newLock(t, b, key, s.lockOpts("waiter", nil))
 	held := lockAsync(t, waiter, eventBound+s.expiryBound())
-	expectQuiet(t, held, 300*time.Millisecond, "waiter while the holder renews")
+	ExpectQuiet(t, held, 300*time.Millisecond, "waiter while the holder renews")
 	start := time.Now()
 	close(renew)
-	mustRecv(t, held, s.expiryBound(), "waiter after the holder's renewal stopped")
+	MustReceive(t, held, s.expiryBound(), "waiter after the holder's renewal stopped")
 	t.Logf("waiter acquired %s after renewal stopped (TTL %s)", time.Since(start).Round(time.Millisecond), s.lockTTL())
 	// The dead holder is told too: at the latest a watch event after the waiter took over.
-	expectClosed(t, lost, lostBound, "expired holder's lost channel")
+	ExpectClosed(t, lost, lostBound, "expired holder's lost channel")
 	t.Logf("holder's lost channel closed %s after renewal stopped", time.Since(start).Round(time.Millisecond))
 	expectErr(t, "Unlock of an expired lock", dying.Unlock(t.Context()), kvstore.ErrNotLocked)
 	expectPair(t, "lock key after expiry", mustGet(t, a, key), key, "waiter")
@@ -107,7 +107,7 @@ func testLockLostOnDelete(t *testing.T, s Suite) {
 	if err := b.Delete(t.Context(), key); err != nil {
 		t.Fatalf("Delete of the lock key: %v", err)
 	}
-	expectClosed(t, lost, lostBound, "lost channel after the lock key was deleted")
+	ExpectClosed(t, lost, lostBound, "lost channel after the lock key was deleted")
 	expectErr(t, "Unlock of a lost lock", lock.Unlock(t.Context()), kvstore.ErrNotLocked)
 	next, _ := s.newLock(t, b, key, s.lockOpts("next", nil))
 	mustLock(t, next, handoffBound, "lock freed by deletion")
@@ -131,14 +131,14 @@ func testLockLostOnClose(t *testing.T, s Suite) {
 	lost2 := mustLock(t, lock2, eventBound, "second lock")
 	waiter, _ := s.newLock(t, b, dir+"/one", s.lockOpts("b", nil))
 	held := lockAsync(t, waiter, eventBound)
-	expectQuiet(t, held, 300*time.Millisecond, "waiter while the lock is held")
+	ExpectQuiet(t, held, 300*time.Millisecond, "waiter while the lock is held")
 	start := time.Now()
 	if err := a.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	expectClosed(t, lost1, lostBound, "first lost channel after Close")
-	expectClosed(t, lost2, lostBound, "second lost channel after Close")
-	mustRecv(t, held, handoffBound, "waiter after the holder's Store closed")
+	ExpectClosed(t, lost1, lostBound, "first lost channel after Close")
+	ExpectClosed(t, lost2, lostBound, "second lost channel after Close")
+	MustReceive(t, held, handoffBound, "waiter after the holder's Store closed")
 	t.Logf("hand-over after Close took %s", time.Since(start).Round(time.Millisecond))
 	// Both describe the state: the lock is gone because its Store is.
 	if err := lock1.Unlock(t.Context()); !errors.Is(err, kvstore.ErrClosed) && !errors.Is(err, kvstore.ErrNotLocked) {
@@ -175,10 +175,10 @@ func testLockWaitThenClose(t *testing.T, s Suite) {
 	if err := waiterStore.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := mustRecv(t, result, closeBound, "waiting Lock after its Store closed"); err != nil {
+	if err := MustReceive(t, result, closeBound, "waiting Lock after its Store closed"); err != nil {
 		t.Errorf("waiting Lock after Close: %v; want an error and a nil channel", err)
 	}
-	if isClosed(holderLost) {
+	if IsClosed(holderLost) {
 		t.Error("the holder lost its lock when a waiter's Store closed")
 	}
 	expectPair(t, "lock key", mustGet(t, holderStore, key), key, "holder")
@@ -201,7 +201,7 @@ func testLockLostRace(t *testing.T, s Suite) {
 		wg.Go(func() { _ = b.Delete(t.Context(), key) })
 		wg.Go(func() { _ = a.Close() })
 		wg.Wait()
-		expectClosed(t, lost, lostBound, "lost channel after racing releases")
+		ExpectClosed(t, lost, lostBound, "lost channel after racing releases")
 		next, _ := s.newLock(t, b, key, s.lockOpts("next", nil))
 		mustLock(t, next, handoffBound, "lock after racing releases")
 	}

@@ -70,7 +70,7 @@ func testTTLExpires(t *testing.T, s Suite) {
 		return
 	}
 	key := dir + "/k"
-	mustPut(t, st, dir+"/permanent", "p", nil)
+	MustPut(t, st, dir+"/permanent", "p", nil)
 	start := time.Now()
 	if err := st.Put(t.Context(), key, []byte("v"), opts); err != nil {
 		t.Fatalf("Put with TTL: %v", err)
@@ -82,7 +82,7 @@ func testTTLExpires(t *testing.T, s Suite) {
 	}
 	awaitExpiry(t, st, dir, key, start, s.ttl()/2, s.ttl()+ttlSlack)
 	expectMissing(t, st, key)
-	expectKeys(t, "List after expiry", mustList(t, st, dir), dir+"/permanent")
+	expectKeys(t, "List after expiry", MustList(t, st, dir), dir+"/permanent")
 }
 
 // testTTLExtend: rewriting with a TTL restarts it. Guards backends that attach a TTL once (an
@@ -129,7 +129,7 @@ func testTTLPermanent(t *testing.T, s Suite) {
 	if err := st.Put(t.Context(), key, []byte("temporary"), opts); err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, st, key, "permanent", nil)
+	MustPut(t, st, key, "permanent", nil)
 	_, _, err := st.AtomicPut(t.Context(), dir+"/atomic", []byte("temporary"), nil, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +159,7 @@ func testTTLAtomicPut(t *testing.T, s Suite) {
 		t.Fatalf("AtomicPut create with TTL = %v, %v", ok, err)
 	}
 	expectPair(t, "AtomicPut with TTL result", pair, dir+"/created", "v")
-	mustPut(t, st, dir+"/updated", "v", nil)
+	MustPut(t, st, dir+"/updated", "v", nil)
 	updated := time.Now()
 	ok, _, err = st.AtomicPut(t.Context(), dir+"/updated", []byte("w"), mustGet(t, st, dir+"/updated"), opts)
 	if !ok || err != nil {
@@ -183,7 +183,7 @@ func testTTLWatchExpiry(t *testing.T, s Suite) {
 	if err := st.Put(t.Context(), key, []byte("v"), opts); err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, st, dir+"/stays", "s", nil)
+	MustPut(t, st, dir+"/stays", "s", nil)
 	ch, ok := s.watch(t, st, key)
 	if !ok {
 		return
@@ -191,7 +191,7 @@ func testTTLWatchExpiry(t *testing.T, s Suite) {
 	tree, _ := s.watchTree(t, st, dir)
 	expectPair(t, "first event", nextEvent(t, ch, "first event"), key, "v")
 	nextSnapshot(t, tree, dir, "first listing")
-	if got := mustRecv(t, ch, s.ttl()+ttlSlack, "event for the expiry"); got != nil {
+	if got := MustReceive(t, ch, s.ttl()+ttlSlack, "event for the expiry"); got != nil {
 		t.Errorf("event for the expiry = %s, want nil", fmtPair(got))
 	}
 	snap := awaitSnapshot(t, tree, st, dir, "listing after the expiry")

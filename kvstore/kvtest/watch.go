@@ -53,7 +53,7 @@ func (s Suite) watch(t *testing.T, st kvstore.Store, key string) (<-chan *kvstor
 // nextEvent receives one watch event and fails on close or timeout.
 func nextEvent(t *testing.T, ch <-chan *kvstore.KVPair, what string) *kvstore.KVPair {
 	t.Helper()
-	return mustRecv(t, ch, eventBound, what)
+	return MustReceive(t, ch, eventBound, what)
 }
 
 // testWatchCurrentFirst: Watch on an existing key sends its current pair first, equal to Get,
@@ -62,7 +62,7 @@ func nextEvent(t *testing.T, ch <-chan *kvstore.KVPair, what string) *kvstore.KV
 func testWatchCurrentFirst(t *testing.T, s Suite) {
 	st := s.open(t)
 	key := randomPrefix(t) + "/k"
-	mustPut(t, st, key, "v", nil)
+	MustPut(t, st, key, "v", nil)
 	want := mustGet(t, st, key)
 	ch, ok := s.watch(t, st, "//"+key+"/")
 	if !ok {
@@ -71,7 +71,7 @@ func testWatchCurrentFirst(t *testing.T, s Suite) {
 	if got := nextEvent(t, ch, "first event"); !samePair(got, want) {
 		t.Errorf("first event = %s, Get = %s", fmtPair(got), fmtPair(want))
 	}
-	expectQuiet(t, ch, quietPeriod, "watch with no writes")
+	ExpectQuiet(t, ch, quietPeriod, "watch with no writes")
 }
 
 // testWatchEveryWrite: one event per write, same-value writes included, in strictly growing
@@ -81,14 +81,14 @@ func testWatchCurrentFirst(t *testing.T, s Suite) {
 func testWatchEveryWrite(t *testing.T, s Suite) {
 	writer, watcher := s.open(t), s.open(t)
 	key := randomPrefix(t) + "/k"
-	mustPut(t, writer, key, "start", nil)
+	MustPut(t, writer, key, "start", nil)
 	ch, ok := s.watch(t, watcher, key)
 	if !ok {
 		return
 	}
 	last := nextEvent(t, ch, "first event")
 	for i, v := range []string{"a", "a", "b", "b", "b", "a"} {
-		mustPut(t, writer, key, v, nil)
+		MustPut(t, writer, key, v, nil)
 		want := mustGet(t, writer, key)
 		got := nextEvent(t, ch, fmt.Sprintf("event for write %d (%q)", i, v))
 		if !samePair(got, want) {
@@ -99,7 +99,7 @@ func testWatchEveryWrite(t *testing.T, s Suite) {
 		}
 		last = got
 	}
-	expectQuiet(t, ch, quietPeriod, "watch after the last write")
+	ExpectQuiet(t, ch, quietPeriod, "watch after the last write")
 }
 
 // testWatchDelete: a delete is reported as a nil pair, by Delete, AtomicDelete and DeleteTree of
@@ -110,7 +110,7 @@ func testWatchDelete(t *testing.T, s Suite) {
 	st := s.open(t)
 	dir := randomPrefix(t)
 	key := dir + "/k"
-	mustPut(t, st, key, "v", nil)
+	MustPut(t, st, key, "v", nil)
 	ch, ok := s.watch(t, st, key)
 	if !ok {
 		return
@@ -126,7 +126,7 @@ func testWatchDelete(t *testing.T, s Suite) {
 	}
 	for i, d := range deletes {
 		if i > 0 {
-			mustPut(t, st, key, d.name, nil)
+			MustPut(t, st, key, d.name, nil)
 			expectPair(t, "event after re-create", nextEvent(t, ch, "re-create before "+d.name), key, d.name)
 		}
 		if err := d.del(); err != nil {
@@ -136,7 +136,7 @@ func testWatchDelete(t *testing.T, s Suite) {
 			t.Fatalf("event for %s = %s, want nil", d.name, fmtPair(got))
 		}
 	}
-	expectQuiet(t, ch, quietPeriod, "watch of a deleted key")
+	ExpectQuiet(t, ch, quietPeriod, "watch of a deleted key")
 }
 
 // testWatchMissingKey: Watch on a missing key sends nothing until the key is created, then its
@@ -149,8 +149,8 @@ func testWatchMissingKey(t *testing.T, s Suite) {
 	if !ok {
 		return
 	}
-	expectQuiet(t, ch, quietPeriod, "watch of a missing key")
-	mustPut(t, s.open(t), key, "created", nil)
+	ExpectQuiet(t, ch, quietPeriod, "watch of a missing key")
+	MustPut(t, s.open(t), key, "created", nil)
 	got := nextEvent(t, ch, "event for the creation")
 	expectPair(t, "event for the creation", got, key, "created")
 	if want := mustGet(t, st, key); !samePair(got, want) {
@@ -164,19 +164,19 @@ func testWatchMissingKey(t *testing.T, s Suite) {
 func testWatchNeighbours(t *testing.T, s Suite) {
 	st := s.open(t)
 	key := randomPrefix(t) + "/k"
-	mustPut(t, st, key, "v", nil)
+	MustPut(t, st, key, "v", nil)
 	ch, ok := s.watch(t, st, key)
 	if !ok {
 		return
 	}
 	nextEvent(t, ch, "first event")
 	for _, other := range []string{key + "/child", key + "2", key + "-x/y"} {
-		mustPut(t, st, other, "n", nil)
+		MustPut(t, st, other, "n", nil)
 	}
 	if err := st.Delete(t.Context(), key+"/child"); err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, st, key, "own", nil)
+	MustPut(t, st, key, "own", nil)
 	expectPair(t, "next event after neighbour writes", nextEvent(t, ch, "own write"), key, "own")
 }
 
@@ -192,7 +192,7 @@ func testWatchRapidWrites(t *testing.T, s Suite) {
 	}
 	const writes = 100
 	for i := range writes {
-		mustPut(t, writer, key, fmt.Sprintf("v%03d", i), nil)
+		MustPut(t, writer, key, fmt.Sprintf("v%03d", i), nil)
 	}
 	want := mustGet(t, writer, key)
 	var last *kvstore.KVPair
@@ -210,7 +210,7 @@ func testWatchRapidWrites(t *testing.T, s Suite) {
 		n++
 	}
 	t.Logf("%d events for %d writes", n, writes)
-	expectQuiet(t, ch, quietPeriod, "watch after the final state")
+	ExpectQuiet(t, ch, quietPeriod, "watch after the final state")
 }
 
 // testWatchCancel: the channel closes soon after ctx ends, with no write to wake it. Guards
@@ -222,7 +222,7 @@ func testWatchCancel(t *testing.T, s Suite) {
 	if !s.needWatch(t, st) {
 		return
 	}
-	mustPut(t, st, key, "v", nil)
+	MustPut(t, st, key, "v", nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	ch, err := st.Watch(ctx, key, nil)
 	if err != nil {
@@ -230,7 +230,7 @@ func testWatchCancel(t *testing.T, s Suite) {
 	}
 	nextEvent(t, ch, "first event")
 	cancel()
-	expectClosed(t, ch, closeBound, "Watch after cancel")
+	ExpectClosed(t, ch, closeBound, "Watch after cancel")
 
 	// A watch cancelled while waiting for a missing key closes too.
 	ctx, cancel = context.WithCancel(t.Context())
@@ -240,7 +240,7 @@ func testWatchCancel(t *testing.T, s Suite) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	cancel()
-	expectClosed(t, ch, closeBound, "Watch of a missing key after cancel")
+	ExpectClosed(t, ch, closeBound, "Watch of a missing key after cancel")
 }
 
 // testWatchClose: Close closes the channel of every watch of the Store, without touching other
@@ -254,19 +254,19 @@ func testWatchClose(t *testing.T, s Suite) {
 		return
 	}
 	missing, _ := s.watch(t, st, key+"-missing")
-	mustPut(t, st, key, "v", nil)
+	MustPut(t, st, key, "v", nil)
 	nextEvent(t, ch, "first event")
 	otherCh, _ := s.watch(t, other, key)
 	nextEvent(t, otherCh, "first event on the other Store")
 	if err := st.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	expectClosed(t, ch, closeBound, "Watch after Close")
-	expectClosed(t, missing, closeBound, "Watch of a missing key after Close")
+	ExpectClosed(t, ch, closeBound, "Watch after Close")
+	ExpectClosed(t, missing, closeBound, "Watch of a missing key after Close")
 	_, err := st.Watch(t.Context(), key, nil)
 	if !errors.Is(err, kvstore.ErrClosed) {
 		t.Errorf("Watch on a closed Store: %v, want ErrClosed", err)
 	}
-	mustPut(t, other, key, "after", nil)
+	MustPut(t, other, key, "after", nil)
 	expectPair(t, "other Store's watch after Close", nextEvent(t, otherCh, "other Store's watch"), key, "after")
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/pairs"
 )
 
 var watchTreeTests = []test{
@@ -39,7 +40,7 @@ func (s Suite) watchTree(t *testing.T, st kvstore.Store, dir string) (<-chan []*
 // keys strictly below dir, valid pairs) and returns it.
 func nextSnapshot(t *testing.T, ch <-chan []*kvstore.KVPair, dir, what string) []*kvstore.KVPair {
 	t.Helper()
-	snap := mustRecv(t, ch, eventBound, what)
+	snap := MustReceive(t, ch, eventBound, what)
 	for i, p := range snap {
 		checkPair(t, what, p)
 		if !kvstore.IsBelow(dir, p.Key) {
@@ -78,7 +79,7 @@ func awaitSnapshotSeq(t *testing.T, ch <-chan []*kvstore.KVPair, st kvstore.Stor
 	return func(yield func([]*kvstore.KVPair) bool) {
 		for n := 0; ; n++ {
 			snap := nextSnapshot(t, ch, dir, fmt.Sprintf("%s (listing %d, want %s)", what, n, fmtPairs(want)))
-			if !yield(snap) || samePairs(snap, want) {
+			if !yield(snap) || pairs.Equal(snap, want) {
 				return
 			}
 		}
@@ -98,7 +99,7 @@ func expectTreeUnchanged(t *testing.T, ch <-chan []*kvstore.KVPair, last []*kvst
 			if !ok {
 				t.Fatalf("%s: channel closed unexpectedly", what)
 			}
-			if !samePairs(snap, last) {
+			if !pairs.Equal(snap, last) {
 				t.Fatalf("%s: unexpected listing %s after %s", what, fmtPairs(snap), fmtPairs(last))
 			}
 		case <-timer.C:
@@ -121,11 +122,11 @@ func testWatchTreeInitial(t *testing.T, s Suite) {
 		t.Errorf("first listing of an empty directory = %s, want an empty non-nil slice", fmtPairs(snap))
 	}
 	for _, k := range []string{"a", "b/c", "b/d/e"} {
-		mustPut(t, st, dir+"/full/"+k, k, nil)
+		MustPut(t, st, dir+"/full/"+k, k, nil)
 	}
 	full, _ := s.watchTree(t, st, "/"+dir+"//full/")
-	want := mustList(t, st, dir+"/full")
-	if snap := nextSnapshot(t, full, dir+"/full", "first listing"); !samePairs(snap, want) {
+	want := MustList(t, st, dir+"/full")
+	if snap := nextSnapshot(t, full, dir+"/full", "first listing"); !pairs.Equal(snap, want) {
 		t.Errorf("first listing = %s, List = %s", fmtPairs(snap), fmtPairs(want))
 	}
 	expectTreeUnchanged(t, full, want, "WatchTree with no writes")
@@ -137,7 +138,7 @@ func testWatchTreeInitial(t *testing.T, s Suite) {
 func testWatchTreeDepth(t *testing.T, s Suite) {
 	st, watcher := s.open(t), s.open(t)
 	dir := randomPrefix(t)
-	mustPut(t, st, dir+"/a", "a", nil)
+	MustPut(t, st, dir+"/a", "a", nil)
 	ch, ok := s.watchTree(t, watcher, dir)
 	if !ok {
 		return
@@ -147,10 +148,10 @@ func testWatchTreeDepth(t *testing.T, s Suite) {
 		name string
 		do   func()
 	}{
-		{"create at depth 4", func() { mustPut(t, st, dir+"/b/c/d/e", "deep", nil) }},
-		{"update at depth 4", func() { mustPut(t, st, dir+"/b/c/d/e", "deeper", nil) }},
-		{"same-value update at depth 1", func() { mustPut(t, st, dir+"/a", "a", nil) }},
-		{"create at depth 2", func() { mustPut(t, st, dir+"/b/x", "x", nil) }},
+		{"create at depth 4", func() { MustPut(t, st, dir+"/b/c/d/e", "deep", nil) }},
+		{"update at depth 4", func() { MustPut(t, st, dir+"/b/c/d/e", "deeper", nil) }},
+		{"same-value update at depth 1", func() { MustPut(t, st, dir+"/a", "a", nil) }},
+		{"create at depth 2", func() { MustPut(t, st, dir+"/b/x", "x", nil) }},
 		{"delete at depth 4", func() {
 			if err := st.Delete(t.Context(), dir+"/b/c/d/e"); err != nil {
 				t.Fatal(err)
@@ -180,18 +181,18 @@ func testWatchTreeDepth(t *testing.T, s Suite) {
 func testWatchTreeBoundary(t *testing.T, s Suite) {
 	st := s.open(t)
 	dir := randomPrefix(t) + "/app"
-	mustPut(t, st, dir+"/x", "x", nil)
+	MustPut(t, st, dir+"/x", "x", nil)
 	ch, ok := s.watchTree(t, st, dir)
 	if !ok {
 		return
 	}
 	awaitSnapshot(t, ch, st, dir, "first listing")
-	mustPut(t, st, dir, "the directory itself", nil)
-	mustPut(t, st, dir+"le/x", "sibling", nil)
-	mustPut(t, st, dir+"2", "sibling", nil)
+	MustPut(t, st, dir, "the directory itself", nil)
+	MustPut(t, st, dir+"le/x", "sibling", nil)
+	MustPut(t, st, dir+"2", "sibling", nil)
 	// A write below follows, so that a listing must come; every listing received on the way is
 	// checked by nextSnapshot not to hold the directory or its siblings.
-	mustPut(t, st, dir+"/y", "y", nil)
+	MustPut(t, st, dir+"/y", "y", nil)
 	snap := awaitSnapshot(t, ch, st, dir, "listing after writes around the directory")
 	expectKeys(t, "listing", snap, dir+"/x", dir+"/y")
 }
@@ -214,7 +215,7 @@ func testWatchTreeRapidWrites(t *testing.T, s Suite) {
 			_ = writer.Delete(t.Context(), key) // may be missing: only the end state counts
 			continue
 		}
-		mustPut(t, writer, key, fmt.Sprintf("v%d", i), nil)
+		MustPut(t, writer, key, fmt.Sprintf("v%d", i), nil)
 	}
 	final := awaitSnapshot(t, ch, writer, dir, "listing after the writes stopped")
 	expectTreeUnchanged(t, ch, final, "WatchTree after the final listing")
@@ -226,7 +227,7 @@ func testWatchTreeRapidWrites(t *testing.T, s Suite) {
 func testWatchTreeCancelClose(t *testing.T, s Suite) {
 	st := s.open(t)
 	dir := randomPrefix(t)
-	mustPut(t, st, dir+"/a", "a", nil)
+	MustPut(t, st, dir+"/a", "a", nil)
 	if !s.needWatch(t, st) {
 		return
 	}
@@ -238,7 +239,7 @@ func testWatchTreeCancelClose(t *testing.T, s Suite) {
 	}
 	nextSnapshot(t, ch, dir, "first listing")
 	cancel()
-	expectClosed(t, ch, closeBound, "WatchTree after cancel")
+	ExpectClosed(t, ch, closeBound, "WatchTree after cancel")
 
 	full, _ := s.watchTree(t, st, dir)
 	empty, _ := s.watchTree(t, st, dir+"/nothing")
@@ -246,8 +247,8 @@ func testWatchTreeCancelClose(t *testing.T, s Suite) {
 	if err := st.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	expectClosed(t, full, closeBound, "WatchTree after Close")
-	expectClosed(t, empty, closeBound, "WatchTree of an empty directory after Close")
+	ExpectClosed(t, full, closeBound, "WatchTree after Close")
+	ExpectClosed(t, empty, closeBound, "WatchTree of an empty directory after Close")
 	_, err = st.WatchTree(t.Context(), dir, nil)
 	expectErr(t, "WatchTree on a closed Store", err, kvstore.ErrClosed)
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/chans"
+	"github.com/kvmirror/kvmirror/kvstore/internal/retry"
 )
 
 // DefaultTTL is the lock TTL of a Candidate whose Config.TTL is zero.
@@ -50,9 +52,16 @@ func (c *Config) setDefaults() error {
 	return nil
 }
 
+// CandidateStore is what a Candidate uses of a store: a lock, and reading its key to confirm
+// that the lock still holds this candidate. Every kvstore.Store is one.
+type CandidateStore interface {
+	NewLock(ctx context.Context, key string, opts *kvstore.LockOptions) (kvstore.Locker, error)
+	Get(ctx context.Context, key string, opts *kvstore.ReadOptions) (*kvstore.KVPair, error)
+}
+
 // Candidate campaigns for leadership on a lock key. Create it with NewCandidate.
 type Candidate struct {
-	store  kvstore.Store
+	store  CandidateStore
 	cfg    Config
 	leader atomic.Bool
 	term   atomic.Uint64
@@ -60,7 +69,7 @@ type Candidate struct {
 
 // NewCandidate returns a candidate for the election at cfg.Key on store. It does not campaign
 // until Campaign is called.
-func NewCandidate(store kvstore.Store, cfg Config) (*Candidate, error) {
+func NewCandidate(store CandidateStore, cfg Config) (*Candidate, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
@@ -95,20 +104,20 @@ func (c *Candidate) Campaign(ctx context.Context) <-chan bool {
 
 func (c *Candidate) campaign(ctx context.Context, events chan<- bool) {
 	log := c.cfg.Logger.With("key", c.cfg.Key, "identity", c.cfg.Identity)
-	retry := newBackoff(100*time.Millisecond, c.cfg.TTL)
+	pace := retry.New(100*time.Millisecond, c.cfg.TTL)
 	for ctx.Err() == nil {
 		locker, lost, err := c.acquire(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				log.Warn("campaign failed, retrying", "error", err, "retryIn", retry.peek())
-				retry.wait(ctx)
+				log.Warn("campaign failed, retrying", "error", err, "retryIn", pace.Delay())
+				pace.Wait(ctx)
 			}
 			continue
 		}
-		retry.reset()
+		pace.Reset()
 		c.leader.Store(true)
 		log.Info("elected", "term", c.term.Load())
-		if !send(ctx, events, true) {
+		if !chans.Send(ctx, events, true) {
 			c.release(locker, log)
 			return
 		}
@@ -121,7 +130,7 @@ func (c *Candidate) campaign(ctx context.Context, events chan<- bool) {
 		}
 		// Report first: releasing may wait on the very store that just failed.
 		log.Warn("deposed", "term", c.term.Load(), "reason", reason)
-		delivered := send(ctx, events, false)
+		delivered := chans.Send(ctx, events, false)
 		c.release(locker, log)
 		if !delivered {
 			return
@@ -195,14 +204,5 @@ func (c *Candidate) release(locker kvstore.Locker, log *slog.Logger) {
 	defer cancel()
 	if err := locker.Unlock(ctx); err != nil && !errors.Is(err, kvstore.ErrNotLocked) {
 		log.Warn("releasing the lock failed; it expires within its TTL", "error", err)
-	}
-}
-
-func send[T any](ctx context.Context, ch chan<- T, v T) bool {
-	select {
-	case ch <- v:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/etcd"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // TestDeposedBeforeLockExpires cuts the leader off from etcd (a proxy that stops forwarding) and
@@ -31,16 +32,10 @@ func TestDeposedBeforeLockExpires(t *testing.T) {
 
 	proxy.Stall()
 	stalled := time.Now()
-	var deposedAt time.Time
-	select {
-	case ev := <-old.latest:
-		if ev {
-			t.Fatal("cut-off leader reported an election")
-		}
-		deposedAt = time.Now()
-	case <-time.After(3 * ttl):
-		t.Fatal("cut-off leader never stepped down")
+	if ev, _ := kvtest.Receive(t, old.latest, 3*ttl, "cut-off leader stepping down"); ev {
+		t.Fatal("cut-off leader reported an election")
 	}
+	deposedAt := time.Now()
 	t.Logf("cut-off leader stepped down %s after the stall", deposedAt.Sub(stalled))
 	successor.waitElected(t, 3*ttl)
 	electedAt := time.Now()

@@ -6,16 +6,25 @@ import (
 	"time"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/chans"
+	"github.com/kvmirror/kvmirror/kvstore/internal/retry"
 )
+
+// FollowerStore is what a Follower uses of a store: reading and watching the lock key. Every
+// kvstore.Store is one.
+type FollowerStore interface {
+	Get(ctx context.Context, key string, opts *kvstore.ReadOptions) (*kvstore.KVPair, error)
+	Watch(ctx context.Context, key string, opts *kvstore.ReadOptions) (<-chan *kvstore.KVPair, error)
+}
 
 // Follower reports who leads an election. Create it with NewFollower.
 type Follower struct {
-	store kvstore.Store
+	store FollowerStore
 	key   string
 }
 
 // NewFollower returns a follower of the election at key on store.
-func NewFollower(store kvstore.Store, key string) *Follower {
+func NewFollower(store FollowerStore, key string) *Follower {
 	return &Follower{store: store, key: key}
 }
 
@@ -38,25 +47,25 @@ func (f *Follower) Follow(ctx context.Context) <-chan string {
 	leaders := make(chan string)
 	go func() {
 		defer close(leaders)
-		retry := newBackoff(100*time.Millisecond, 5*time.Second)
+		pace := retry.New(100*time.Millisecond, 5*time.Second)
 		last, sent := "", false
 		for ctx.Err() == nil {
 			pairs, err := f.store.Watch(ctx, f.key, nil)
 			if err != nil {
-				retry.wait(ctx)
+				pace.Wait(ctx)
 				continue
 			}
 			if !sent {
 				// Watch sends nothing for a missing key: say at once that no one leads.
 				if leader, err := f.Leader(ctx); err == nil && leader == "" {
-					if !send(ctx, leaders, "") {
+					if !chans.Send(ctx, leaders, "") {
 						return
 					}
 					sent = true
 				}
 			}
 			for pair := range pairs {
-				retry.reset()
+				pace.Reset()
 				leader := ""
 				if pair != nil {
 					leader = string(pair.Value)
@@ -64,12 +73,12 @@ func (f *Follower) Follow(ctx context.Context) <-chan string {
 				if sent && leader == last {
 					continue
 				}
-				if !send(ctx, leaders, leader) {
+				if !chans.Send(ctx, leaders, leader) {
 					return
 				}
 				last, sent = leader, true
 			}
-			retry.wait(ctx) // the watch ended early: the store is likely unreachable
+			pace.Wait(ctx) // the watch ended early: the store is likely unreachable
 		}
 	}()
 	return leaders

@@ -9,10 +9,11 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/boltdb"
 	"github.com/kvmirror/kvmirror/kvstore/etcd"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 	"github.com/kvmirror/kvmirror/kvstore/leadership"
 )
 
@@ -117,11 +118,7 @@ func TestOneLeaderAndGracefulHandOver(t *testing.T) {
 			}
 			// The second candidate must stay a follower while the first leads: hold for longer
 			// than the TTL, so renewal is proven too.
-			select {
-			case ev := <-second.latest:
-				t.Fatalf("second candidate reported %v while first leads", ev)
-			case <-time.After(3 * time.Second):
-			}
+			kvtest.ExpectQuiet(t, second.latest, 3*time.Second, "second candidate while first leads")
 			if !first.IsLeader() || second.IsLeader() {
 				t.Fatalf("IsLeader: first %v, second %v", first.IsLeader(), second.IsLeader())
 			}
@@ -152,13 +149,8 @@ func TestFollowReportsEveryLeader(t *testing.T) {
 			leaders := leadership.NewFollower(newStore(t), key).Follow(ctx)
 			expect := func(want string) {
 				t.Helper()
-				select {
-				case got := <-leaders:
-					if got != want {
-						t.Fatalf("Follow reported %q, want %q", got, want)
-					}
-				case <-time.After(10 * time.Second):
-					t.Fatalf("Follow did not report %q", want)
+				if got, _ := kvtest.Receive(t, leaders, 10*time.Second, "Follow reporting "+want); got != want {
+					t.Fatalf("Follow reported %q, want %q", got, want)
 				}
 			}
 			expect("")
@@ -167,15 +159,10 @@ func TestFollowReportsEveryLeader(t *testing.T) {
 			b := campaign(t, newStore(t), key, "b", 2*time.Second)
 			a.stop()
 			// Between two leaders the lock key is briefly absent: "" may come first, then b.
-			select {
-			case got := <-leaders:
-				if got == "" {
-					expect("b")
-				} else if got != "b" {
-					t.Fatalf("Follow reported %q after a resigned, want b", got)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("Follow did not report the next leader")
+			if got, _ := kvtest.Receive(t, leaders, 10*time.Second, "Follow reporting the next leader"); got == "" {
+				expect("b")
+			} else if got != "b" {
+				t.Fatalf("Follow reported %q after a resigned, want b", got)
 			}
 			b.stop()
 			expect("")

@@ -19,7 +19,7 @@ type locker struct {
 
 // NewLock implements kvstore.Store.
 func (s *Store) NewLock(ctx context.Context, key string, opts *kvstore.LockOptions) (kvstore.Locker, error) {
-	key, err := s.begin(ctx, key)
+	key, err := s.normalize(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +35,7 @@ func (s *Store) NewLock(ctx context.Context, key string, opts *kvstore.LockOptio
 func (l *locker) Lock(ctx context.Context) (<-chan struct{}, error) {
 	b := l.s.b
 	for {
-		if l.s.closed.Load() {
+		if l.s.life.Ended() {
 			return nil, kvstore.ErrClosed
 		}
 		if err := ctx.Err(); err != nil {
@@ -46,7 +46,7 @@ func (l *locker) Lock(ctx context.Context) (<-chan struct{}, error) {
 			b.mu.Unlock()
 			return nil, errors.New("memstore: lock already held by this Locker")
 		}
-		if b.locks[l.key] == nil && !l.s.closed.Load() {
+		if b.locks[l.key] == nil && !l.s.life.Ended() {
 			lost := l.acquireLocked()
 			b.mu.Unlock()
 			return lost, nil
@@ -56,7 +56,7 @@ func (l *locker) Lock(ctx context.Context) (<-chan struct{}, error) {
 		select {
 		case <-changed:
 		case <-ctx.Done():
-		case <-l.s.done:
+		case <-l.s.life.Context().Done():
 		}
 	}
 }
@@ -69,7 +69,8 @@ func (l *locker) acquireLocked() chan struct{} {
 	b.setLocked(l.key, l.opts.Value, 0)
 	if l.opts.RenewLock != nil {
 		lost := l.lost
-		l.s.wg.Go(func() { l.expireAfterRenewal(lost) })
+		// Refused only once Close has begun; its release, waiting for b.mu, drops the lock.
+		_ = l.s.life.Go(context.Background(), func(context.Context) { l.expireAfterRenewal(lost) })
 	}
 	return l.lost
 }
@@ -98,7 +99,7 @@ func (l *locker) expireAfterRenewal(lost chan struct{}) {
 
 // Unlock implements kvstore.Locker.
 func (l *locker) Unlock(ctx context.Context) error {
-	if l.s.closed.Load() {
+	if l.s.life.Ended() {
 		return kvstore.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {

@@ -1,9 +1,3 @@
-// Package memstore is an in-memory kvstore.Store that implements the whole contract, locks and
-// TTLs included. It exists to prove that the kvtest suite can be satisfied and to catch
-// regressions in the suite itself; it is not a backend (nothing persists beyond the Backend).
-//
-// A Backend plays the server; each Store opened on it plays one client with its own session:
-// its watches, and the locks it holds, end when it is closed.
 package memstore
 
 import (
@@ -11,10 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/lifecycle"
 )
 
 // Backend is the shared state every Store of it sees: the server.
@@ -57,7 +51,20 @@ func (b *Backend) Close() {
 
 // Open returns a new client of the Backend.
 func (b *Backend) Open() *Store {
-	return &Store{b: b, done: make(chan struct{}), lockers: map[*locker]struct{}{}}
+	s := &Store{b: b, life: lifecycle.New(), lockers: map[*locker]struct{}{}}
+	// The Store's locks go when it closes, as a client's session would. Once life has ended,
+	// no Lock acquires (it checks under b.mu), so none can slip past this release.
+	_ = s.life.Hold(s, func() error {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for l := range s.lockers {
+			if b.locks[l.key] == l {
+				b.dropLocked(l)
+			}
+		}
+		return nil
+	})
+	return s
 }
 
 func (b *Backend) notifyLocked() {
@@ -135,40 +142,44 @@ func (b *Backend) listLocked(dir string) []*kvstore.KVPair {
 
 // Store is one client of a Backend.
 type Store struct {
-	b         *Backend
-	closed    atomic.Bool
-	done      chan struct{} // closed by Close: ends watches and lock waits
-	closeOnce sync.Once
-	wg        sync.WaitGroup       // watch and lock-expiry goroutines
-	lockers   map[*locker]struct{} // guarded by b.mu
+	b *Backend
+	// life ends at Close: it ends watches and lock waits, releases the Store's locks, and
+	// waits for the watch and lock-expiry goroutines.
+	life    *lifecycle.Life
+	lockers map[*locker]struct{} // guarded by b.mu
 }
 
 var _ kvstore.Store = (*Store)(nil)
 
-// begin is the common prologue of every call: closed Store, ended ctx, invalid key.
-func (s *Store) begin(ctx context.Context, key string) (string, error) {
-	if s.closed.Load() {
-		return "", kvstore.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("memstore: %w", err)
+// normalize is the common prologue of every call: closed Store, ended ctx, invalid key.
+func (s *Store) normalize(ctx context.Context, key string) (string, error) {
+	if err := s.check(ctx); err != nil {
+		return "", err
 	}
 	return kvstore.Normalize(key)
 }
 
-func (s *Store) beginDir(ctx context.Context, dir string) (string, error) {
-	if s.closed.Load() {
-		return "", kvstore.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("memstore: %w", err)
+// normalizeDir is normalize for a directory, where the root is allowed.
+func (s *Store) normalizeDir(ctx context.Context, dir string) (string, error) {
+	if err := s.check(ctx); err != nil {
+		return "", err
 	}
 	return kvstore.NormalizeDir(dir)
 }
 
+func (s *Store) check(ctx context.Context) error {
+	if s.life.Ended() {
+		return kvstore.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	return nil
+}
+
 // Put implements kvstore.Store.
 func (s *Store) Put(ctx context.Context, key string, value []byte, opts *kvstore.WriteOptions) error {
-	key, err := s.begin(ctx, key)
+	key, err := s.normalize(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -184,7 +195,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, opts *kvstore
 
 // Get implements kvstore.Store.
 func (s *Store) Get(ctx context.Context, key string, _ *kvstore.ReadOptions) (*kvstore.KVPair, error) {
-	key, err := s.begin(ctx, key)
+	key, err := s.normalize(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +209,7 @@ func (s *Store) Get(ctx context.Context, key string, _ *kvstore.ReadOptions) (*k
 
 // Delete implements kvstore.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	key, err := s.begin(ctx, key)
+	key, err := s.normalize(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -213,7 +224,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // Exists implements kvstore.Store.
 func (s *Store) Exists(ctx context.Context, key string, _ *kvstore.ReadOptions) (bool, error) {
-	key, err := s.begin(ctx, key)
+	key, err := s.normalize(ctx, key)
 	if err != nil {
 		return false, err
 	}
@@ -224,7 +235,7 @@ func (s *Store) Exists(ctx context.Context, key string, _ *kvstore.ReadOptions) 
 
 // List implements kvstore.Store.
 func (s *Store) List(ctx context.Context, dir string, _ *kvstore.ReadOptions) ([]*kvstore.KVPair, error) {
-	dir, err := s.beginDir(ctx, dir)
+	dir, err := s.normalizeDir(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +250,7 @@ func (s *Store) List(ctx context.Context, dir string, _ *kvstore.ReadOptions) ([
 
 // DeleteTree implements kvstore.Store.
 func (s *Store) DeleteTree(ctx context.Context, dir string) error {
-	dir, err := s.beginDir(ctx, dir)
+	dir, err := s.normalizeDir(ctx, dir)
 	if err != nil {
 		return err
 	}
@@ -256,7 +267,7 @@ func (s *Store) DeleteTree(ctx context.Context, dir string) error {
 
 // AtomicPut implements kvstore.Store.
 func (s *Store) AtomicPut(ctx context.Context, key string, value []byte, previous *kvstore.KVPair, opts *kvstore.WriteOptions) (bool, *kvstore.KVPair, error) {
-	key, err := s.begin(ctx, key)
+	key, err := s.normalize(ctx, key)
 	if err != nil {
 		return false, nil, err
 	}
@@ -280,7 +291,7 @@ func (s *Store) AtomicPut(ctx context.Context, key string, value []byte, previou
 
 // AtomicDelete implements kvstore.Store.
 func (s *Store) AtomicDelete(ctx context.Context, key string, previous *kvstore.KVPair) (bool, error) {
-	key, err := s.begin(ctx, key)
+	key, err := s.normalize(ctx, key)
 	if err != nil {
 		return false, err
 	}
@@ -303,17 +314,5 @@ func (s *Store) AtomicDelete(ctx context.Context, key string, previous *kvstore.
 // Close implements kvstore.Store: it releases the Store's locks, ends its watches and waits for
 // its goroutines.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.b.mu.Lock()
-		s.closed.Store(true)
-		for l := range s.lockers {
-			if s.b.locks[l.key] == l {
-				s.b.dropLocked(l)
-			}
-		}
-		s.b.mu.Unlock()
-		close(s.done)
-		s.wg.Wait()
-	})
-	return nil
+	return s.life.Close(nil)
 }

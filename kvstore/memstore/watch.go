@@ -4,12 +4,13 @@ import (
 	"context"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/chans"
 )
 
 // Watch implements kvstore.Store. Every change is in the Backend's log, so a slow receiver
 // delays the watch but never makes it skip a write.
 func (s *Store) Watch(ctx context.Context, key string, _ *kvstore.ReadOptions) (<-chan *kvstore.KVPair, error) {
-	key, err := s.begin(ctx, key)
+	key, err := s.normalize(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -17,9 +18,9 @@ func (s *Store) Watch(ctx context.Context, key string, _ *kvstore.ReadOptions) (
 	cursor, current := len(s.b.log), s.b.pairLocked(key)
 	s.b.mu.Unlock()
 	ch := make(chan *kvstore.KVPair)
-	s.wg.Go(func() {
+	err = s.life.Go(ctx, func(ctx context.Context) {
 		defer close(ch)
-		if current != nil && !send(ctx, s, ch, current) {
+		if current != nil && !chans.Send(ctx, ch, current) {
 			return
 		}
 		for {
@@ -34,21 +35,24 @@ func (s *Store) Watch(ctx context.Context, key string, _ *kvstore.ReadOptions) (
 			changed := s.b.changed
 			s.b.mu.Unlock()
 			for _, p := range pending {
-				if !send(ctx, s, ch, p) {
+				if !chans.Send(ctx, ch, p) {
 					return
 				}
 			}
-			if !s.wait(ctx, changed) {
+			if !wait(ctx, changed) {
 				return
 			}
 		}
 	})
+	if err != nil {
+		return nil, err
+	}
 	return ch, nil
 }
 
 // WatchTree implements kvstore.Store; listings coalesce the changes seen since the last one.
 func (s *Store) WatchTree(ctx context.Context, dir string, _ *kvstore.ReadOptions) (<-chan []*kvstore.KVPair, error) {
-	dir, err := s.beginDir(ctx, dir)
+	dir, err := s.normalizeDir(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -56,10 +60,10 @@ func (s *Store) WatchTree(ctx context.Context, dir string, _ *kvstore.ReadOption
 	s.b.mu.Lock()
 	cursor, listing := len(s.b.log), s.b.listLocked(dir)
 	s.b.mu.Unlock()
-	s.wg.Go(func() {
+	err = s.life.Go(ctx, func(ctx context.Context) {
 		defer close(ch)
 		for {
-			if listing != nil && !send(ctx, s, ch, listing) {
+			if listing != nil && !chans.Send(ctx, ch, listing) {
 				return
 			}
 			listing = nil
@@ -73,30 +77,23 @@ func (s *Store) WatchTree(ctx context.Context, dir string, _ *kvstore.ReadOption
 			cursor = len(s.b.log)
 			changed := s.b.changed
 			s.b.mu.Unlock()
-			if listing == nil && !s.wait(ctx, changed) {
+			if listing == nil && !wait(ctx, changed) {
 				return
 			}
 		}
 	})
+	if err != nil {
+		return nil, err
+	}
 	return ch, nil
 }
 
-func send[T any](ctx context.Context, s *Store, ch chan<- T, v T) bool {
-	select {
-	case ch <- v:
-		return true
-	case <-ctx.Done():
-	case <-s.done:
-	}
-	return false
-}
-
-func (s *Store) wait(ctx context.Context, changed <-chan struct{}) bool {
+// wait blocks until the Backend changes; it reports false when ctx ends (at Close too).
+func wait(ctx context.Context, changed <-chan struct{}) bool {
 	select {
 	case <-changed:
 		return true
 	case <-ctx.Done():
-	case <-s.done:
+		return false
 	}
-	return false
 }

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 	"github.com/kvmirror/kvmirror/kvstore/zookeeper"
 )
 

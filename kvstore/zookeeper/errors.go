@@ -42,7 +42,7 @@ func (s *Store) wrapErr(ctx context.Context, op, key string, err error) error {
 	}
 	prefix := fmt.Sprintf("zookeeper %s %q", op, key)
 	switch {
-	case s.isClosed():
+	case s.life.Ended():
 		return fmt.Errorf("%s: %w", prefix, kvstore.ErrClosed)
 	case ctx.Err() != nil:
 		return fmt.Errorf("%s: %w", prefix, ctx.Err())

@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 	"github.com/kvmirror/kvmirror/kvstore/zookeeper"
 )
 
@@ -20,31 +21,6 @@ const (
 	faultBound = 20 * time.Second
 	quiet      = 300 * time.Millisecond
 )
-
-func recv[T any](t *testing.T, ch <-chan T, d time.Duration, what string) T {
-	t.Helper()
-	select {
-	case v, ok := <-ch:
-		if !ok {
-			t.Fatalf("%s: channel closed", what)
-		}
-		return v
-	case <-time.After(d):
-		t.Fatalf("%s: nothing within %s", what, d)
-	}
-	panic("unreachable")
-}
-
-func closedWithin(t *testing.T, ch <-chan struct{}, d time.Duration, what string) {
-	t.Helper()
-	start := time.Now()
-	select {
-	case <-ch:
-		t.Logf("%s: closed after %s", what, time.Since(start).Round(time.Millisecond))
-	case <-time.After(d):
-		t.Fatalf("%s: still open after %s", what, d)
-	}
-}
 
 // awaitValue receives from a watch until it reports value.
 func awaitValue(t *testing.T, ch <-chan *kvstore.KVPair, value, what string) {
@@ -114,10 +90,10 @@ func TestSessionExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recv(t, tree, faultBound, "first listing")
+	kvtest.MustReceive(t, tree, faultBound, "first listing")
 
 	server.Pause(t)
-	closedWithin(t, lost, 3*time.Second, "lost channel while the server is frozen")
+	kvtest.ExpectClosed(t, lost, 3*time.Second, "lost channel while the server is frozen")
 	time.Sleep(3 * time.Second) // past the 2 s session of st and the 1 s one of the lock
 	server.Resume(t)
 	resumed := time.Now()
@@ -171,7 +147,7 @@ func TestServerRestartWithLock(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		lost, err := waiter.Lock(ctxFor(t, 2*faultBound))
-		done <- result{lost, err, !isClosed(lostA)}
+		done <- result{lost, err, !kvtest.IsClosed(lostA)}
 	}()
 	select {
 	case r := <-done:
@@ -180,9 +156,9 @@ func TestServerRestartWithLock(t *testing.T) {
 	}
 
 	server.Kill(t)
-	closedWithin(t, lostA, 3*time.Second, "holder's lost channel after the server died")
+	kvtest.ExpectClosed(t, lostA, 3*time.Second, "holder's lost channel after the server died")
 	server.Start(t)
-	r := recv(t, done, 2*faultBound, "waiter after the restart")
+	r := kvtest.MustReceive(t, done, 2*faultBound, "waiter after the restart")
 	if r.err != nil {
 		t.Fatalf("waiter: %v", r.err)
 	}
@@ -194,15 +170,6 @@ func TestServerRestartWithLock(t *testing.T) {
 	}
 	if err := waiter.Unlock(ctx); err != nil {
 		t.Errorf("Unlock: %v", err)
-	}
-}
-
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
 	}
 }
 
@@ -254,7 +221,7 @@ func TestCutConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recv(t, tree, faultBound, "first listing")
+	kvtest.MustReceive(t, tree, faultBound, "first listing")
 	for i := range 3 {
 		proxy.Cut()
 		key := dir + "/" + string(rune('a'+i))
@@ -298,7 +265,7 @@ func TestCloseWhileServerDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recv(t, tree, faultBound, "first listing")
+	kvtest.MustReceive(t, tree, faultBound, "first listing")
 	server.Kill(t)
 	start := time.Now()
 	if err := st.Close(); err != nil {
@@ -307,7 +274,7 @@ func TestCloseWhileServerDown(t *testing.T) {
 	if took := time.Since(start); took > connectBound {
 		t.Errorf("Close with the server down took %s", took)
 	}
-	closedWithin(t, lost, time.Second, "lost channel after Close")
+	kvtest.ExpectClosed(t, lost, time.Second, "lost channel after Close")
 	for range watch {
 	}
 	for range tree {

@@ -9,6 +9,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/chans"
 )
 
 // monitor runs while the lock is held. Once it is lost, it closes the lost channel first and only
@@ -47,7 +48,7 @@ func (l *locker) watchHolding(h *holding) {
 			return
 		case <-h.stop:
 			return
-		case <-l.s.life.Done():
+		case <-l.s.life.Context().Done():
 			return
 		}
 		m := h.mb.take()
@@ -80,9 +81,9 @@ func (l *locker) Unlock(ctx context.Context) error {
 	h := l.held
 	l.held = nil
 	l.mu.Unlock()
-	if h == nil || isClosed(h.lost) {
+	if h == nil || chans.Closed(h.lost) {
 		err := kvstore.ErrNotLocked
-		if l.s.isClosed() {
+		if l.s.life.Ended() {
 			err = errors.Join(kvstore.ErrClosed, kvstore.ErrNotLocked)
 		}
 		return fmt.Errorf("zookeeper unlock %q: %w", l.key, err)
@@ -93,14 +94,5 @@ func (l *locker) Unlock(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("zookeeper unlock %q: %w", l.key, ctx.Err())
-	}
-}
-
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
 	}
 }

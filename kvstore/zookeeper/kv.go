@@ -16,7 +16,7 @@ import (
 // ensemble's leader (ZooKeeper's sync), so the read is not older than any write that completed
 // before it.
 func (s *Store) Get(ctx context.Context, key string, opts *kvstore.ReadOptions) (*kvstore.KVPair, error) {
-	key, err := s.begin(ctx, "get", key, false)
+	key, err := s.normalize(ctx, "get", key, false)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (s *Store) Exists(ctx context.Context, key string, opts *kvstore.ReadOption
 // nodes every znode.container.checkIntervalMs (a server setting, 60 s by default), which bounds
 // how late the key goes. A key that has keys below it cannot gain or lose a TTL (see doc.go).
 func (s *Store) Put(ctx context.Context, key string, value []byte, opts *kvstore.WriteOptions) error {
-	key, err := s.begin(ctx, "put", key, false)
+	key, err := s.normalize(ctx, "put", key, false)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func checkWrite(opts *kvstore.WriteOptions, value []byte) (time.Duration, []byte
 // Delete removes key. A key that has keys below it stays as their implicit parent, without a
 // value; implicit parents left empty are removed.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	key, err := s.begin(ctx, "delete", key, false)
+	key, err := s.normalize(ctx, "delete", key, false)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // does not exist). The check is on LastIndex, the node's mzxid; the write is conditional on the
 // node's version, which ZooKeeper compares atomically.
 func (s *Store) AtomicPut(ctx context.Context, key string, value []byte, previous *kvstore.KVPair, opts *kvstore.WriteOptions) (bool, *kvstore.KVPair, error) {
-	key, err := s.begin(ctx, "atomic put", key, false)
+	key, err := s.normalize(ctx, "atomic put", key, false)
 	if err != nil {
 		return false, nil, err
 	}
@@ -213,7 +213,7 @@ func (s *Store) update(ctx context.Context, path string, value []byte, ttl time.
 
 // AtomicDelete removes key if previous is still current.
 func (s *Store) AtomicDelete(ctx context.Context, key string, previous *kvstore.KVPair) (bool, error) {
-	key, err := s.begin(ctx, "atomic delete", key, false)
+	key, err := s.normalize(ctx, "atomic delete", key, false)
 	if err != nil {
 		return false, err
 	}

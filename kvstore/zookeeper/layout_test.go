@@ -13,6 +13,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
 )
 
 // rawConn is a plain go-zookeeper connection to the shared server, playing another ZooKeeper
@@ -224,7 +225,7 @@ func TestLargeTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := recv(t, tree, faultBound, "first listing")
+	first := kvtest.MustReceive(t, tree, faultBound, "first listing")
 	t.Logf("first WatchTree listing of 1000 keys: %s", time.Since(start).Round(time.Millisecond))
 	if !slices.EqualFunc(first, pairs, func(a, b *kvstore.KVPair) bool { return a.Key == b.Key && a.LastIndex == b.LastIndex }) {
 		t.Fatalf("first listing differs from List")
@@ -232,7 +233,7 @@ func TestLargeTree(t *testing.T) {
 	if err := st.Put(ctx, dir+"/7/3/k53", []byte("changed"), nil); err != nil {
 		t.Fatal(err)
 	}
-	next := recv(t, tree, faultBound, "listing after a change")
+	next := kvtest.MustReceive(t, tree, faultBound, "listing after a change")
 	i := slices.IndexFunc(next, func(p *kvstore.KVPair) bool { return p.Key == dir+"/7/3/k53" })
 	if len(next) != 1000 || i < 0 || string(next[i].Value) != "changed" {
 		t.Errorf("listing after a change: %d pairs, changed key at %d", len(next), i)

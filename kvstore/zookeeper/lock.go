@@ -15,6 +15,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/chans"
 )
 
 // lockRoot is the node below the Store's root that holds the lock queues. Its name is one the key
@@ -30,7 +31,7 @@ var errSessionLost = errors.New("zookeeper: the lock session expired")
 
 // NewLock returns a Locker for key; see doc.go for how locks work on ZooKeeper.
 func (s *Store) NewLock(ctx context.Context, key string, opts *kvstore.LockOptions) (kvstore.Locker, error) {
-	key, err := s.begin(ctx, "new lock", key, false)
+	key, err := s.normalize(ctx, "new lock", key, false)
 	if err != nil {
 		return nil, err
 	}
@@ -76,25 +77,22 @@ type holding struct {
 // Lock queues for the lock and returns once it is held; see kvstore.Locker.
 func (l *locker) Lock(ctx context.Context) (<-chan struct{}, error) {
 	l.mu.Lock()
-	busy := l.held != nil && !isClosed(l.held.lost)
+	busy := l.held != nil && !chans.Closed(l.held.lost)
 	l.mu.Unlock()
 	switch {
-	case l.s.isClosed():
+	case l.s.life.Ended():
 		return nil, fmt.Errorf("zookeeper lock %q: %w", l.key, kvstore.ErrClosed)
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("zookeeper lock %q: %w", l.key, ctx.Err())
 	case busy:
 		return nil, fmt.Errorf("zookeeper lock %q: this Locker holds it already", l.key)
 	}
-	// Close waits for Lock calls in progress; their waits end on Close.
-	if err := l.s.enter(); err != nil {
+	// Close waits for Lock calls in progress, and ends their attempts, connecting included.
+	ctx, leave, err := l.s.life.Enter(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("zookeeper lock %q: %w", l.key, err)
 	}
-	defer l.s.workers.Done()
-	// Close ends the attempt, connecting included.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(l.s.life, cancel)()
+	defer leave()
 	h, err := l.attempt(ctx)
 	// A waiter whose session expired (a long outage) queues again with a new session, retrying
 	// until the server is back or ctx ends; a first attempt that cannot connect fails instead.
@@ -123,7 +121,7 @@ func (l *locker) pause(ctx context.Context, failure error) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-l.s.life.Done():
+	case <-l.s.life.Context().Done():
 		return kvstore.ErrClosed
 	}
 }
@@ -135,18 +133,22 @@ func (l *locker) attempt(ctx context.Context) (*holding, error) {
 		return nil, err
 	}
 	// Close ends the session of a waiting attempt, which makes the attempt return at once.
-	if err := l.s.trackSession(sess); err != nil {
+	err = l.s.life.Hold(sess, func() error {
+		sess.close()
+		return nil
+	})
+	if err != nil {
 		sess.close()
 		return nil, err
 	}
 	h, err := l.acquire(ctx, sess)
-	l.s.untrackSession(sess)
+	l.s.life.Drop(sess)
 	if err != nil {
 		sess.close()
 		return nil, err
 	}
 	// From here on the monitor owns the session; if Close has begun, there is none.
-	if err := l.s.goWorker(func() { l.monitor(h) }); err != nil {
+	if err := l.s.life.Go(context.Background(), func(context.Context) { l.monitor(h) }); err != nil {
 		sess.close()
 		return nil, err
 	}
@@ -272,7 +274,7 @@ func (l *locker) awaitChange(ctx context.Context, mb *mailbox, failed bool) erro
 		case <-mb.wake:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-l.s.life.Done():
+		case <-l.s.life.Context().Done():
 			return kvstore.ErrClosed
 		}
 		m := mb.take()

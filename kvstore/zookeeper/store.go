@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/go-zookeeper/zk"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/internal/lifecycle"
 )
 
 func init() {
@@ -28,19 +28,10 @@ type Store struct {
 	// credentials, anyone otherwise.
 	acl []zk.ACL
 
-	// mu orders track against Close, so that no worker or lock session starts once Close has
-	// begun waiting for them.
-	mu     sync.Mutex
-	closed bool
-	// life ends when Close begins; watches and locks end with it.
-	life context.Context
-	end  context.CancelFunc
-	// workers counts the goroutines of watches and held locks, and Lock calls; Close waits for
-	// them.
-	workers sync.WaitGroup
-	// lockSessions are the sessions of lock attempts and held locks, which Close ends.
-	lockSessions map[*session]struct{}
-	closeOnce    sync.Once
+	// life ends when Close begins; watches and locks end with it. Its workers are the
+	// goroutines of watches and held locks, and Lock calls; it holds the sessions of lock
+	// attempts, and the abort of the Store's own session, which Close runs at once.
+	life *lifecycle.Life
 }
 
 // New opens a Store on the ZooKeeper servers at endpoints ("host:port"; the port defaults to
@@ -55,6 +46,9 @@ type Store struct {
 // bounds the opening only, not the Store's life. cfg.Token, cfg.Bucket and cfg.PersistConnection
 // do not concern ZooKeeper.
 func New(ctx context.Context, endpoints []string, cfg *kvstore.Config) (kvstore.Store, error) {
+	if err := cfg.RefuseKeyLayout("zookeeper"); err != nil {
+		return nil, err
+	}
 	if cfg == nil {
 		cfg = &kvstore.Config{}
 	}
@@ -63,19 +57,20 @@ func New(ctx context.Context, endpoints []string, cfg *kvstore.Config) (kvstore.
 		return nil, err
 	}
 	s := &Store{
-		servers:      servers,
-		cfg:          *cfg,
-		layout:       layout{root: root},
-		acl:          zk.WorldACL(zk.PermAll),
-		lockSessions: map[*session]struct{}{},
+		servers: servers,
+		cfg:     *cfg,
+		layout:  layout{root: root},
+		acl:     zk.WorldACL(zk.PermAll),
+		life:    lifecycle.New(),
 	}
 	if cfg.Username != "" {
 		s.acl = zk.DigestACL(zk.PermAll, cfg.Username, cfg.Password)
 	}
-	s.life, s.end = context.WithCancel(context.Background())
 	if s.sess, err = openSession(ctx, servers, &s.cfg, s.cfg.Timeout()); err != nil {
-		s.end()
-		return nil, s.wrapErr(ctx, "connect to", strings.Join(endpoints, ","), err)
+		// The error is worded before the Life ends: once it has, wrapErr says ErrClosed.
+		err = s.wrapErr(ctx, "connect to", strings.Join(endpoints, ","), err)
+		_ = s.life.End()
+		return nil, err
 	}
 	// A first request shows whether the server accepts this client at all: one that enforces
 	// authentication refuses a client without credentials only then.
@@ -85,10 +80,15 @@ func New(ctx context.Context, endpoints []string, cfg *kvstore.Config) (kvstore.
 	})
 	if err != nil {
 		err = s.wrapErr(ctx, "connect to", strings.Join(endpoints, ","), err)
-		s.end()
+		_ = s.life.End()
 		s.sess.close()
 		return nil, err
 	}
+	// Calls of watches blocked on an unreachable server return as soon as Close begins.
+	_ = s.life.Hold(s.sess, func() error {
+		s.sess.abort()
+		return nil
+	})
 	return s, nil
 }
 
@@ -119,44 +119,22 @@ func parseEndpoints(endpoints []string) (servers []string, root string, err erro
 // close and their nodes are deleted at once), waiting Lock calls return ErrClosed, and the
 // session ends. Close is idempotent; calls after it return ErrClosed.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.end()
-		// Calls of watches blocked on an unreachable server return now.
-		s.sess.abort()
-		sessions := make([]*session, 0, len(s.lockSessions))
-		for sess := range s.lockSessions {
-			sessions = append(sessions, sess)
-		}
-		s.mu.Unlock()
-		// Lock sessions end in parallel: each may wait up to a second for an unreachable server.
-		var wg sync.WaitGroup
-		for _, sess := range sessions {
-			wg.Go(sess.close)
-		}
-		wg.Wait()
-		s.workers.Wait()
+	return s.life.Close(func() error {
 		s.sess.close()
+		return nil
 	})
-	return nil
 }
 
-func (s *Store) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
-
-// begin checks that the Store is open and normalises key, for the start of every call.
-func (s *Store) begin(ctx context.Context, op, key string, dir bool) (string, error) {
+// normalize checks that the Store is open and ctx alive, and returns the canonical form of key
+// (of a directory, where the root is allowed, if dir), for the start of every call.
+func (s *Store) normalize(ctx context.Context, op, key string, dir bool) (string, error) {
 	normalize := kvstore.Normalize
 	if dir {
 		normalize = kvstore.NormalizeDir
 	}
 	canonical, err := normalize(key)
 	switch {
-	case s.isClosed():
+	case s.life.Ended():
 		return "", fmt.Errorf("zookeeper %s %q: %w", op, key, kvstore.ErrClosed)
 	case err != nil:
 		return "", fmt.Errorf("zookeeper %s: %w", op, err)
@@ -164,44 +142,4 @@ func (s *Store) begin(ctx context.Context, op, key string, dir bool) (string, er
 		return "", fmt.Errorf("zookeeper %s %q: %w", op, key, ctx.Err())
 	}
 	return canonical, nil
-}
-
-// goWorker runs f in a goroutine that Close waits for, or returns ErrClosed.
-func (s *Store) goWorker(f func()) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return kvstore.ErrClosed
-	}
-	s.workers.Go(f)
-	return nil
-}
-
-// enter counts a call that Close must wait for (Lock), or returns ErrClosed. The caller calls
-// s.workers.Done when it returns.
-func (s *Store) enter() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return kvstore.ErrClosed
-	}
-	s.workers.Add(1)
-	return nil
-}
-
-// trackSession registers a lock session for Close to end, or returns ErrClosed.
-func (s *Store) trackSession(sess *session) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return kvstore.ErrClosed
-	}
-	s.lockSessions[sess] = struct{}{}
-	return nil
-}
-
-func (s *Store) untrackSession(sess *session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.lockSessions, sess)
 }

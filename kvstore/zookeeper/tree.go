@@ -25,7 +25,7 @@ type entry struct {
 // the listing is built node by node: a key written or deleted during the walk may or may not be
 // in it. With opts.Consistent, the server first catches up with the leader.
 func (s *Store) List(ctx context.Context, directory string, opts *kvstore.ReadOptions) ([]*kvstore.KVPair, error) {
-	dir, err := s.begin(ctx, "list", directory, true)
+	dir, err := s.normalize(ctx, "list", directory, true)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func (s *Store) children(ctx context.Context, p entry) ([]entry, error) {
 // client's, or a lock's bookkeeping) are left in place, and the nodes above them stay as implicit
 // parents.
 func (s *Store) DeleteTree(ctx context.Context, directory string) error {
-	dir, err := s.begin(ctx, "delete tree", directory, true)
+	dir, err := s.normalize(ctx, "delete tree", directory, true)
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // TestTTLDisabled: a server started without zookeeper.extendedTypesEnabled refuses TTL nodes;

@@ -40,13 +40,13 @@ func (s *session) retryTimer() <-chan time.Time {
 // Watch reports the value of key; see kvstore.Store. A deletion, an expiry included, is sent as a
 // nil pair. The channel closes when ctx ends, on Close, or when the Store is refused access.
 func (s *Store) Watch(ctx context.Context, key string, _ *kvstore.ReadOptions) (<-chan *kvstore.KVPair, error) {
-	key, err := s.begin(ctx, "watch", key, false)
+	key, err := s.normalize(ctx, "watch", key, false)
 	if err != nil {
 		return nil, err
 	}
 	w := &keyWatch{s: s, key: key, path: s.path(key), out: make(chan *kvstore.KVPair)}
 	w.mb = s.sess.router.subscribe(func(p string) bool { return p == w.path })
-	if err := s.goWorker(func() { w.run(ctx) }); err != nil {
+	if err := s.life.Go(ctx, w.run); err != nil {
 		s.sess.router.unsubscribe(w.mb)
 		return nil, s.wrapErr(ctx, "watch", key, err)
 	}
@@ -108,7 +108,7 @@ func (w *keyWatch) send(ctx context.Context, pair *kvstore.KVPair) bool {
 		w.last = pair
 		return true
 	case <-ctx.Done():
-	case <-w.s.life.Done():
+	case <-w.s.life.Context().Done():
 	}
 	return false
 }
@@ -127,7 +127,7 @@ func (w *keyWatch) await(ctx context.Context, failed bool) bool {
 			return true
 		case <-ctx.Done():
 			return false
-		case <-w.s.life.Done():
+		case <-w.s.life.Context().Done():
 			return false
 		}
 		// Child events reach this mailbox when a WatchTree of the same Store watches the node's

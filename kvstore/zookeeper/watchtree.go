@@ -23,7 +23,7 @@ import (
 // WatchTree reports the keys below directory; see kvstore.Store. The channel closes when ctx
 // ends, on Close, or when the Store is refused access.
 func (s *Store) WatchTree(ctx context.Context, directory string, _ *kvstore.ReadOptions) (<-chan []*kvstore.KVPair, error) {
-	dir, err := s.begin(ctx, "watch tree", directory, true)
+	dir, err := s.normalize(ctx, "watch tree", directory, true)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func (s *Store) WatchTree(ctx context.Context, directory string, _ *kvstore.Read
 		below = "/"
 	}
 	t.mb = s.sess.router.subscribe(func(p string) bool { return p == t.top || strings.HasPrefix(p, below) })
-	if err := s.goWorker(func() { t.run(ctx) }); err != nil {
+	if err := s.life.Go(ctx, t.run); err != nil {
 		s.sess.router.unsubscribe(t.mb)
 		return nil, s.wrapErr(ctx, "watch tree", dir, err)
 	}
@@ -274,7 +274,7 @@ func (t *treeWatch) send(ctx context.Context) bool {
 		t.sent = pairs
 		return true
 	case <-ctx.Done():
-	case <-t.s.life.Done():
+	case <-t.s.life.Context().Done():
 	}
 	return false
 }
@@ -293,7 +293,7 @@ func (t *treeWatch) await(ctx context.Context, failed bool) bool {
 			return true
 		case <-ctx.Done():
 			return false
-		case <-t.s.life.Done():
+		case <-t.s.life.Context().Done():
 			return false
 		}
 		m := t.mb.take()

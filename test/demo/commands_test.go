@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/etcd"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // TestPutAndDeleteCommands runs `go run ./hack/demo put|delete`, which the README gives a person

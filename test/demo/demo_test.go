@@ -16,7 +16,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
+	"github.com/kvmirror/kvmirror/internal/testcluster"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -97,10 +98,10 @@ func TestDemoOnceFailsNamingTheStep(t *testing.T) {
 // servers are required, a loud skip otherwise (testserver's rule).
 func requireServers(t *testing.T) {
 	t.Helper()
-	assets := testserver.EnvtestAssets()
+	assets := testcluster.Assets()
 	testserver.RequireBinaries(t, "the demo's control plane",
 		filepath.Join(assets, "kube-apiserver"), filepath.Join(assets, "etcd"))
-	testserver.Kubectl(t)
+	testcluster.Kubectl(t)
 }
 
 // build compiles a package of the module into dir and returns the binary's path.
@@ -125,7 +126,7 @@ func runDemo(t *testing.T, demo string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, demo, args...)
 	cmd.Dir = moduleRoot(t)
 	cmd.Env = append(os.Environ(), "DEMO_ONCE=1")
-	cmd.SysProcAttr = procAttr()
+	cmd.SysProcAttr = testserver.SysProcAttr() // the demo dies with the test, and its servers with it
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = time.Minute
 	started := time.Now()
@@ -134,20 +135,12 @@ func runDemo(t *testing.T, demo string, args ...string) ([]byte, error) {
 	return out, err
 }
 
+// moduleRoot is the checkout's root, where the demo runs as `make demo` runs it.
 func moduleRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	root, err := testcluster.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
+	return root
 }

@@ -5,16 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
-
-// procAttr has the kernel kill the demo if the test process dies (a panic, go test's -timeout);
-// the demo's own servers then die with it.
-func procAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-}
 
 // checkNothingLeft fails the test if a process still names the demo's work folder on its command
 // line (the managers' --kubeconfig, the API server's --cert-dir, etcd's --data-dir): the demo must

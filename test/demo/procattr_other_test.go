@@ -2,12 +2,7 @@
 
 package demo_test
 
-import (
-	"syscall"
-	"testing"
-)
-
-func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+import "testing"
 
 // checkNothingLeft: without /proc there is no cheap way to list the processes that name a
 // folder; the Linux run of this test checks it.

@@ -23,7 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
+	"github.com/kvmirror/kvmirror/internal/testcluster"
 )
 
 var kvmirrors = schema.GroupVersionResource{Group: "kvmirror.io", Version: "v1alpha1", Resource: "kvmirrors"}
@@ -38,8 +38,8 @@ func TestDeployOnCluster(t *testing.T) {
 	t.Parallel()
 	path, _ := installer(t)
 	kubectl, mk := tool(t, "kubectl"), tool(t, "make")
-	env := testserver.EnvtestEnvironment(t)
-	kubeconfig := testserver.KubeconfigFile(t, env)
+	env := testcluster.Environment(t)
+	kubeconfig := testcluster.KubeconfigFile(t, env)
 
 	kubeEnv := []string{"KUBECONFIG=" + kubeconfig}
 	// install first, as a user who tries the CRD alone would; then deploy twice: the first run

@@ -16,7 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
+	"github.com/kvmirror/kvmirror/internal/testcluster"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // What config/default is expected to produce. The names follow from namePrefix kvmirror- and
@@ -97,21 +98,21 @@ func runMake(mk, kubectl string, env []string, target string, vars ...string) ([
 	return cmd.CombinedOutput()
 }
 
-// moduleRoot is the checkout's root: `go test` runs in test/deploy.
+// moduleRoot is the checkout's root.
 func moduleRoot() string {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := testcluster.ModuleRoot()
 	if err != nil {
-		panic(err) // only when the working directory is gone
+		panic(err) // only when the working directory is gone: `go test` runs in test/deploy
 	}
 	return root
 }
 
-// tool finds a command the tests run: kubectl through testserver.Kubectl (the one matching the
+// tool finds a command the tests run: kubectl through testcluster.Kubectl (the one matching the
 // API server), anything else on PATH. A missing tool stops the test as a missing server does.
 func tool(t *testing.T, name string) string {
 	t.Helper()
 	if name == "kubectl" {
-		return testserver.Kubectl(t)
+		return testcluster.Kubectl(t)
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // TestCrossCluster runs one manager in each of two clusters (two API servers) on the same

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/kvmirror/kvmirror/api/v1alpha1"
-	"github.com/kvmirror/kvmirror/internal/testserver"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 const ttl = 3 * time.Second

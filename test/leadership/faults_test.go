@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
 // TestLeaderCutOffFromStore stalls the leader's connection to the election store. The leader
@@ -34,7 +34,7 @@ func TestLeaderCutOffFromStore(t *testing.T) {
 	code := cutOff.waitExit(t, 30*time.Second)
 	stoppedAt, ok := cutOff.loggedAt("deposed; controllers stopped")
 	if !ok {
-		t.Fatalf("cut-off leader did not log that it stopped its controllers:\n%s", tail(cutOff.log, 20))
+		t.Fatalf("cut-off leader did not log that it stopped its controllers:\n%s", cutOff.logTail(20))
 	}
 	t.Logf("cut-off leader stopped its controllers %s after the stall and exited with code %d; other elected %s after the stall",
 		stoppedAt.Sub(stalled).Round(time.Millisecond), code, elected.Sub(stalled).Round(time.Millisecond))
@@ -70,7 +70,7 @@ func TestStoreDownAtStart(t *testing.T) {
 	time.Sleep(2 * time.Second) // still down: nobody may have started acting
 	for _, r := range replicas {
 		if !r.alive() {
-			t.Fatalf("replica %s exited while the store was down:\n%s", r.name, tail(r.log, 20))
+			t.Fatalf("replica %s exited while the store was down:\n%s", r.name, r.logTail(20))
 		}
 	}
 	kv.Start(t)

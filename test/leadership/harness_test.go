@@ -25,8 +25,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kvmirror/kvmirror/api/v1alpha1"
-	"github.com/kvmirror/kvmirror/internal/testserver"
+	"github.com/kvmirror/kvmirror/internal/testcluster"
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 	"github.com/kvmirror/kvmirror/kvstore/leadership"
 
 	_ "github.com/kvmirror/kvmirror/kvstore/consul"
@@ -47,7 +48,7 @@ type cluster struct {
 
 func newCluster(t *testing.T, etcdEndpoints []string) *cluster {
 	t.Helper()
-	env := testserver.EnvtestEnvironment(t)
+	env := testcluster.Environment(t)
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
@@ -69,7 +70,7 @@ func newCluster(t *testing.T, etcdEndpoints []string) *cluster {
 	if err := c.Create(t.Context(), mirror); err != nil {
 		t.Fatal(err)
 	}
-	return &cluster{kubeconfig: testserver.KubeconfigFile(t, env), client: c}
+	return &cluster{kubeconfig: testcluster.KubeconfigFile(t, env), client: c}
 }
 
 // configMap returns the mirror's ConfigMap, or nil if there is none.
@@ -87,30 +88,20 @@ func (c *cluster) configMap(ctx context.Context) (*corev1.ConfigMap, error) {
 
 // replica is one manager process.
 type replica struct {
-	name     string
-	cmd      *exec.Cmd
-	log      string
-	probe    string
-	metrics  string
-	exited   chan struct{}
-	exitErr  error
-	exitedAt time.Time
+	name    string
+	proc    *testserver.Process
+	probe   string
+	metrics string
 }
 
 func startReplica(t *testing.T, c *cluster, name, storeURL string, ttl time.Duration) *replica {
 	t.Helper()
 	r := &replica{
 		name:    name,
-		log:     filepath.Join(t.TempDir(), name+".log"),
 		probe:   fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)),
 		metrics: fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)),
-		exited:  make(chan struct{}),
 	}
-	logFile, err := os.Create(r.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.cmd = exec.Command(managerBin,
+	cmd := exec.Command(managerBin,
 		"--kubeconfig="+c.kubeconfig,
 		"--leader-elect-store="+storeURL,
 		"--leader-elect-identity="+name,
@@ -120,54 +111,35 @@ func startReplica(t *testing.T, c *cluster, name, storeURL string, ttl time.Dura
 		"--health-probe-bind-address="+r.probe,
 		"--zap-time-encoding=rfc3339nano",
 	)
-	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
-	// A test that dies must not leave managers behind.
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := r.cmd.Start(); err != nil {
+	// A test that dies must not leave managers behind: the Process dies with it.
+	proc, err := testserver.StartProcess(cmd, filepath.Join(t.TempDir(), name+".log"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		r.exitErr = r.cmd.Wait()
-		r.exitedAt = time.Now()
-		logFile.Close()
-		close(r.exited)
-	}()
+	r.proc = proc
 	t.Cleanup(func() {
-		r.signal(syscall.SIGTERM)
-		select {
-		case <-r.exited:
-		case <-time.After(20 * time.Second):
-			r.signal(syscall.SIGKILL)
-			<-r.exited
-		}
+		r.proc.Stop(20 * time.Second)
 		if t.Failed() {
-			t.Logf("--- log of replica %s (tail) ---\n%s", name, tail(r.log, 40))
+			t.Logf("--- log of replica %s (tail) ---\n%s", name, r.logTail(40))
 		}
 	})
 	return r
 }
 
-func (r *replica) signal(sig syscall.Signal) { _ = r.cmd.Process.Signal(sig) }
+func (r *replica) signal(sig syscall.Signal) { _ = r.proc.Signal(sig) }
 
-func (r *replica) alive() bool {
-	select {
-	case <-r.exited:
-		return false
-	default:
-		return true
-	}
-}
+func (r *replica) alive() bool { return r.proc.Running() }
 
 // waitExit waits for the process to end and returns its exit code.
 func (r *replica) waitExit(t *testing.T, within time.Duration) int {
 	t.Helper()
 	select {
-	case <-r.exited:
+	case <-r.proc.Done():
 	case <-time.After(within):
 		t.Fatalf("replica %s still running after %s", r.name, within)
 	}
 	var exit *exec.ExitError
-	if errors.As(r.exitErr, &exit) {
+	if errors.As(r.proc.ExitErr(), &exit) {
 		return exit.ExitCode()
 	}
 	return 0
@@ -190,7 +162,7 @@ func (r *replica) leaderMetric(ctx context.Context) (float64, error) {
 
 // loggedAt returns when the replica first logged a message starting with msg.
 func (r *replica) loggedAt(msg string) (time.Time, bool) {
-	data, err := os.ReadFile(r.log)
+	data, err := os.ReadFile(r.proc.LogPath())
 	if err != nil {
 		return time.Time{}, false
 	}
@@ -233,13 +205,13 @@ func get(ctx context.Context, url string) (string, error) {
 	return string(body), err
 }
 
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
+// logTail returns the last n lines of the replica's log, or why it cannot be read.
+func (r *replica) logTail(n int) string {
+	tail, err := r.proc.LogTail(n)
 	if err != nil {
 		return err.Error()
 	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+	return tail
 }
 
 // openStore opens a kvstore Store on url for the test.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kvmirror/kvmirror/internal/testserver"
+	"github.com/kvmirror/kvmirror/internal/testcluster"
 )
 
 // kubectl runs kubectl against one API server, as a user would.
@@ -47,9 +47,9 @@ const etcdBackend = "  backend:\n    type: etcd\n    endpoints: [\"etcd.storage.
 // samples among them) are accepted with their defaults filled in, and `kubectl get` prints the
 // columns users look at.
 func TestApply(t *testing.T) {
-	k := kubectl{bin: testserver.Kubectl(t)}
-	env := testserver.EnvtestEnvironment(t)
-	k.kubeconfig = testserver.KubeconfigFile(t, env)
+	k := kubectl{bin: testcluster.Kubectl(t)}
+	env := testcluster.Environment(t)
+	k.kubeconfig = testcluster.KubeconfigFile(t, env)
 	k.mustRun(t, "", "create", "namespace", "apply-test")
 
 	t.Run("invalid specs are refused", func(t *testing.T) {

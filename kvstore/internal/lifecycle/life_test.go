@@ -2,11 +2,13 @@ package lifecycle_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/internal/lifecycle"
 )
 
@@ -38,7 +40,7 @@ func TestEndWaitsForWorkers(t *testing.T) {
 
 	ended := make(chan struct{})
 	go func() {
-		life.End()
+		_ = life.End()
 		close(ended)
 	}()
 	select {
@@ -59,7 +61,7 @@ func TestEndWaitsForWorkers(t *testing.T) {
 	default:
 		t.Error("End returned before the child called Done")
 	}
-	life.End()
+	_ = life.End()
 }
 
 // TestBind: a bound context ends with its parent too, and its cancel function ends it without
@@ -67,7 +69,7 @@ func TestEndWaitsForWorkers(t *testing.T) {
 func TestBind(t *testing.T) {
 	t.Parallel()
 	life := lifecycle.New()
-	defer life.End()
+	defer func() { _ = life.End() }()
 	parent, cancelParent := context.WithCancel(context.Background())
 	bound, cancel := life.Bind(parent)
 	defer cancel()
@@ -79,5 +81,58 @@ func TestBind(t *testing.T) {
 	cancelOther()
 	if other.Err() == nil || life.Ended() {
 		t.Errorf("after cancel: bound %v, Life ended %v; want the bound one ended only", other.Err(), life.Ended())
+	}
+}
+
+// TestClose: Close refuses calls, goroutines and holds with kvstore.ErrClosed afterwards,
+// releases what is held (not what was dropped), ends bound goroutines, runs finish once, and
+// returns the same outcome to every caller.
+func TestClose(t *testing.T) {
+	t.Parallel()
+	life := lifecycle.New()
+	released, dropped := 0, 0
+	if err := life.Hold("kept", func() error { released++; return nil }); err != nil {
+		t.Fatalf("Hold: %v", err)
+	}
+	if err := life.Hold("dropped", func() error { dropped++; return nil }); err != nil {
+		t.Fatalf("Hold: %v", err)
+	}
+	life.Drop("dropped")
+	stopped := make(chan struct{})
+	if err := life.Go(context.Background(), func(ctx context.Context) {
+		<-ctx.Done()
+		if !errors.Is(context.Cause(ctx), kvstore.ErrClosed) {
+			t.Errorf("bound context's cause %v, want ErrClosed", context.Cause(ctx))
+		}
+		close(stopped)
+	}); err != nil {
+		t.Fatalf("Go: %v", err)
+	}
+	finished := 0
+	finish := func() error { finished++; return errors.New("finish failed") }
+	for range 2 {
+		if err := life.Close(finish); err == nil || err.Error() != "finish failed" {
+			t.Errorf("Close = %v, want the first call's error", err)
+		}
+	}
+	select {
+	case <-stopped:
+	default:
+		t.Error("Close returned before the bound goroutine ended")
+	}
+	if released != 1 || dropped != 0 || finished != 1 {
+		t.Errorf("released %d, dropped one released %d, finish ran %d; want 1, 0, 1", released, dropped, finished)
+	}
+	if _, _, err := life.Enter(context.Background()); !errors.Is(err, kvstore.ErrClosed) {
+		t.Errorf("Enter after Close: %v, want ErrClosed", err)
+	}
+	if err := life.Go(context.Background(), func(context.Context) {}); !errors.Is(err, kvstore.ErrClosed) {
+		t.Errorf("Go after Close: %v, want ErrClosed", err)
+	}
+	if err := life.Hold("late", func() error { return nil }); !errors.Is(err, kvstore.ErrClosed) {
+		t.Errorf("Hold after Close: %v, want ErrClosed", err)
+	}
+	if _, err := life.Normalize("test", "a"); !errors.Is(err, kvstore.ErrClosed) {
+		t.Errorf("Normalize after Close: %v, want ErrClosed", err)
 	}
 }
