@@ -27,6 +27,7 @@ type pool struct {
 // conn is one shared Store. ready is closed once opening ended; store and err are set before.
 type conn struct {
 	key   string
+	label string
 	ready chan struct{}
 	store kvstore.Store
 	err   error
@@ -60,7 +61,7 @@ func (p *pool) acquire(ctx context.Context, cfg *backendConfig) (*lease, error) 
 	}
 	c, ok := p.conns[cfg.key]
 	if !ok {
-		c = &conn{key: cfg.key, ready: make(chan struct{}), refs: 1}
+		c = &conn{key: cfg.key, label: cfg.label, ready: make(chan struct{}), refs: 1}
 		p.conns[cfg.key] = c
 		p.mu.Unlock()
 		return p.openConn(ctx, c, cfg)

@@ -98,14 +98,15 @@ func New(mgr manager.Manager, opts Options) (*Controller, error) {
 	}
 	w := newWatches(opts.MinBackoff, opts.MaxBackoff)
 	r := &Reconciler{
-		client:    mgr.GetClient(),
-		apiReader: mgr.GetAPIReader(),
-		recorder:  mgr.GetEventRecorder(opts.Name),
-		pool:      newPool(opts.Open),
-		watches:   w,
-		backends:  newBackendGauges(),
-		written:   map[types.NamespacedName]string{},
-		holder:    opts.Holder,
+		client:        mgr.GetClient(),
+		apiReader:     mgr.GetAPIReader(),
+		recorder:      mgr.GetEventRecorder(opts.Name),
+		pool:          newPool(opts.Open),
+		watches:       w,
+		backends:      newBackendGauges(),
+		written:       map[types.NamespacedName]string{},
+		statusVersion: map[types.NamespacedName]string{},
+		holder:        opts.Holder,
 	}
 	copts := controller.Options{
 		Reconciler:              r,

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -70,12 +71,13 @@ type mirrored struct {
 }
 
 // mapPairs applies the mapping rule to a listing. prefix must be canonical. UTF-8 values go to
-// Data and the others to BinaryData. The result does not depend on the order of pairs.
-func mapPairs(prefix string, pairs []*kvstore.KVPair, sep v1alpha1.Separator) *mirrored {
+// Data and the others to BinaryData. The result does not depend on the order of pairs. A key
+// listed in both etcd key layouts is a collision with itself.
+func mapPairs(prefix string, pairs []listed, sep v1alpha1.Separator) *mirrored {
 	out := &mirrored{Data: map[string]string{}, BinaryData: map[string][]byte{}}
-	byCMKey := map[string][]*kvstore.KVPair{}
+	byCMKey := map[string][]listed{}
 	for _, p := range pairs {
-		if p == nil {
+		if p.KVPair == nil {
 			continue
 		}
 		out.MaxIndex = max(out.MaxIndex, p.LastIndex)
@@ -103,11 +105,16 @@ func mapPairs(prefix string, pairs []*kvstore.KVPair, sep v1alpha1.Separator) *m
 		out.Bytes += int64(len(cmKey) + len(value))
 		out.Keys++
 	}
-	slices.SortFunc(out.Skipped, func(a, b v1alpha1.SkippedKey) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(out.Skipped, func(a, b v1alpha1.SkippedKey) int {
+		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.Message, b.Message))
+	})
 	return out
 }
 
-func collisions(prefix, cmKey string, group []*kvstore.KVPair) []v1alpha1.SkippedKey {
+func collisions(prefix, cmKey string, group []listed) []v1alpha1.SkippedKey {
+	if slices.ContainsFunc(group, func(p listed) bool { return p.layout != "" }) {
+		return layoutCollisions(prefix, cmKey, group)
+	}
 	keys := make([]string, 0, len(group))
 	for _, p := range group {
 		keys = append(keys, displayKey(relative(prefix, p.Key)))

@@ -74,7 +74,7 @@ func TestMapPairs(t *testing.T) {
 	t.Run("data, binary and empty values", func(t *testing.T) {
 		in := append(pairs("p/a", "1", "p/b/c", "", "p/u", "größe ✓"),
 			&kvstore.KVPair{Key: "p/bin", Value: []byte{0xff, 0x00, 0xfe}, LastIndex: 42})
-		m := mapPairs("p", in, ".")
+		m := mapPairs("p", inLayout("", in), ".")
 		wantData := map[string]string{"a": "1", "b.c": "", "u": "größe ✓"}
 		if len(m.Data) != len(wantData) || m.Keys != 4 || len(m.Skipped) != 0 {
 			t.Fatalf("got %+v", m)
@@ -99,7 +99,7 @@ func TestMapPairs(t *testing.T) {
 	t.Run("collisions skip every key involved", func(t *testing.T) {
 		// "a/b" and "a.b" both become "a.b"; "x" and "x/" are one key once canonical (a raw
 		// client can store both).
-		m := mapPairs("p", pairs("p/a/b", "1", "p/a.b", "2", "p/ok", "3", "p/x", "4", "p/x/", "5"), ".")
+		m := mapPairs("p", inLayout("", pairs("p/a/b", "1", "p/a.b", "2", "p/ok", "3", "p/x", "4", "p/x/", "5")), ".")
 		if len(m.Data) != 1 || m.Data["ok"] != "3" {
 			t.Fatalf("data = %v, want only ok", m.Data)
 		}
@@ -114,7 +114,7 @@ func TestMapPairs(t *testing.T) {
 	})
 
 	t.Run("no collision with another separator", func(t *testing.T) {
-		m := mapPairs("p", pairs("p/a/b", "1", "p/a.b", "2"), "_")
+		m := mapPairs("p", inLayout("", pairs("p/a/b", "1", "p/a.b", "2")), "_")
 		if m.Data["a_b"] != "1" || m.Data["a.b"] != "2" || len(m.Skipped) != 0 {
 			t.Fatalf("got %+v", m)
 		}
@@ -122,12 +122,12 @@ func TestMapPairs(t *testing.T) {
 
 	t.Run("order does not matter", func(t *testing.T) {
 		in := pairs("p/z", "1", "p/a/b", "2", "p/a.b", "3", "p/\x01", "4", "p/m", "5")
-		a := mapPairs("p", in, ".")
+		a := mapPairs("p", inLayout("", in), ".")
 		rev := make([]*kvstore.KVPair, len(in))
 		for i, p := range in {
 			rev[len(in)-1-i] = p
 		}
-		b := mapPairs("p", rev, ".")
+		b := mapPairs("p", inLayout("", rev), ".")
 		if len(a.Data) != len(b.Data) || len(a.Skipped) != len(b.Skipped) {
 			t.Fatalf("%+v != %+v", a, b)
 		}
@@ -140,7 +140,7 @@ func TestMapPairs(t *testing.T) {
 
 	t.Run("hostile keys are shown safely", func(t *testing.T) {
 		long := strings.Repeat("€", 2000) // 6000 bytes, over kvstore's limit too
-		m := mapPairs("p", pairs("p/a\x00b", "1", "p/"+long, "2", "p/\xff\xfe", "3"), ".")
+		m := mapPairs("p", inLayout("", pairs("p/a\x00b", "1", "p/"+long, "2", "p/\xff\xfe", "3")), ".")
 		if len(m.Data)+len(m.BinaryData) != 0 || len(m.Skipped) != 3 {
 			t.Fatalf("got %+v", m)
 		}

@@ -36,7 +36,7 @@ var (
 
 	backendUp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "kvmirror_backend_up",
-		Help: "1 if the last read of the backend (type://endpoints) succeeded, 0 if it failed.",
+		Help: "1 if the last read of the backend (type://endpoints; on etcd, in both key layouts) succeeded, 0 if it failed.",
 	}, []string{"backend"})
 )
 

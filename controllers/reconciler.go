@@ -40,6 +40,8 @@ type Reconciler struct {
 	writtenMu sync.Mutex
 	// written holds, per mirror, "name/resourceVersion" of the ConfigMap it last wrote.
 	written map[types.NamespacedName]string
+	// statusVersion holds, per mirror, the resourceVersion its last status write produced.
+	statusVersion map[types.NamespacedName]string
 	// holder names the leadership writes happen under; nil without KV leadership.
 	holder func() (identity string, term uint64)
 }
@@ -116,6 +118,7 @@ func (r *Reconciler) forget(mirror types.NamespacedName) {
 	r.backends.forget(mirror)
 	r.writtenMu.Lock()
 	delete(r.written, mirror)
+	delete(r.statusVersion, mirror)
 	r.writtenMu.Unlock()
 	forgetMirrorMetrics(mirror.Namespace, mirror.Name)
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,11 +21,12 @@ import (
 // consumes the channel through a source.Channel.
 type mirrorEvent = event.TypedGenericEvent[*v1alpha1.KVMirror]
 
-// watches runs one WatchTree per mirror and turns every snapshot into a mirrorEvent. It holds no
-// data: the reconcile re-lists the prefix, so a snapshot only says "look again", and a burst of
-// snapshots collapses into one reconcile in the workqueue.
+// watches runs one WatchTree per mirror and Store (two on etcd, one per key layout) and turns
+// every snapshot into a mirrorEvent. It holds no data: the reconcile re-lists the prefix, so a
+// snapshot only says "look again", and a burst of snapshots collapses into one reconcile in the
+// workqueue.
 //
-// Each watch owns a lease on its Store, so a Store stays open exactly while some mirror watches
+// Each watch owns a lease on each of its Stores, so a Store stays open exactly while some mirror watches
 // through it. Its goroutines are stopped and waited for by stop, stopAll and the end of run.
 type watches struct {
 	events chan mirrorEvent
@@ -41,7 +43,7 @@ type watches struct {
 }
 
 type watch struct {
-	// id says what is watched (connection key and prefix); a change of either restarts the watch.
+	// id says what is watched (connection keys and prefix); a change of either restarts the watch.
 	id     string
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -62,12 +64,12 @@ func restartBackoff(minDelay, maxDelay time.Duration) wait.Backoff {
 	return wait.Backoff{Duration: minDelay, Factor: 2, Jitter: 0.1, Steps: math.MaxInt32, Cap: maxDelay}
 }
 
-// ensure makes sure a watch of prefix through l's Store runs for mirror. If one with the same
-// connection and prefix runs, nothing changes; a watch of anything else is stopped (and waited
-// for) first. ensure takes its own lease on the Store; the caller keeps and releases l. ctx
-// provides the logger only: the watch lives until stop, not until ctx ends.
-func (w *watches) ensure(ctx context.Context, mirror types.NamespacedName, l *lease, connKey, prefix string) {
-	id := connKey + "\x00" + prefix
+// ensure makes sure a watch of prefix through the leased Stores runs for mirror. If one with the
+// same connections and prefix runs, nothing changes; a watch of anything else is stopped (and
+// waited for) first. ensure takes its own lease on each Store; the caller keeps and releases
+// leases. ctx provides the logger only: the watch lives until stop, not until ctx ends.
+func (w *watches) ensure(ctx context.Context, mirror types.NamespacedName, leases []*lease, prefix string) {
+	id := watchID(leases, prefix)
 	w.mu.Lock()
 	if w.stopped {
 		w.mu.Unlock()
@@ -87,7 +89,21 @@ func (w *watches) ensure(ctx context.Context, mirror types.NamespacedName, l *le
 		old.cancel()
 		<-old.done
 	}
-	go w.run(wctx, wt, mirror, l.retain(), prefix)
+	own := make([]*lease, 0, len(leases))
+	for _, l := range leases {
+		own = append(own, l.retain())
+	}
+	go w.run(wctx, wt, mirror, own, prefix)
+}
+
+// watchID says what a watch follows: the connections' keys and the prefix.
+func watchID(leases []*lease, prefix string) string {
+	var b strings.Builder
+	for _, l := range leases {
+		b.WriteString(l.c.key)
+		b.WriteByte(0)
+	}
+	return b.String() + prefix
 }
 
 // stop ends mirror's watch, if any, and waits for it; its lease is released when it returns.
@@ -141,13 +157,24 @@ type treeWatcher interface {
 	WatchTree(ctx context.Context, directory string, opts *kvstore.ReadOptions) (<-chan []*kvstore.KVPair, error)
 }
 
-// run keeps a WatchTree going until ctx ends. The Store retries transient failures inside; when
-// its channel closes anyway, or WatchTree fails, the backend is considered gone: the mirror is
-// told (its reconcile reports the outage) and the watch is retried with exponential backoff.
-func (w *watches) run(ctx context.Context, wt *watch, mirror types.NamespacedName, l *lease, prefix string) {
+// run follows prefix through each leased Store, in a goroutine of its own, until ctx ends, and
+// waits for them: any Store's snapshot triggers the mirror's reconcile, which reads them all.
+func (w *watches) run(ctx context.Context, wt *watch, mirror types.NamespacedName, leases []*lease, prefix string) {
 	defer close(wt.done)
+	var wg sync.WaitGroup
+	for _, l := range leases {
+		wg.Go(func() { w.keep(ctx, mirror, l, prefix) })
+	}
+	wg.Wait()
+}
+
+// keep keeps a WatchTree going until ctx ends, then releases l. The Store retries transient
+// failures inside; when its channel closes anyway, or WatchTree fails, the backend is considered
+// gone: the mirror is told (its reconcile reports the outage) and the watch is retried with
+// exponential backoff.
+func (w *watches) keep(ctx context.Context, mirror types.NamespacedName, l *lease, prefix string) {
 	defer l.Release()
-	log := logf.FromContext(ctx).WithValues("kvmirror", mirror, "prefix", prefix)
+	log := logf.FromContext(ctx).WithValues("kvmirror", mirror, "prefix", prefix, "backend", l.c.label)
 	backoff := w.backoff
 	for {
 		delivered, err := w.follow(ctx, l.Store(), mirror, prefix)

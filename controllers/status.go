@@ -59,14 +59,32 @@ func (r *Reconciler) updateStatus(ctx context.Context, m *v1alpha1.KVMirror, res
 	})
 	r.recordEvents(before, m, res)
 
-	if equality.Semantic.DeepEqual(before.Status, m.Status) {
+	if equality.Semantic.DeepEqual(before.Status, m.Status) && r.statusSeen(before) {
 		return nil
 	}
-	err := r.client.Status().Patch(ctx, m, client.MergeFrom(before))
-	if apierrors.IsNotFound(err) {
+	// The cached mirror may predate our last status write (reconciles of one mirror can follow
+	// each other faster than the cache): the optimistic lock makes a patch computed from such a
+	// copy fail with Conflict, and the reconcile retry, instead of leaving the fields that copy
+	// already held at the values written since.
+	err := r.client.Status().Patch(ctx, m, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	switch {
+	case apierrors.IsNotFound(err):
 		return nil // deleted meanwhile; the delete event cleans up
+	case err == nil:
+		r.writtenMu.Lock()
+		r.statusVersion[client.ObjectKeyFromObject(m)] = m.ResourceVersion
+		r.writtenMu.Unlock()
 	}
 	return err
+}
+
+// statusSeen reports whether the cached copy m of a mirror holds our last status write, if this
+// process made one: only then may an unchanged status go unwritten.
+func (r *Reconciler) statusSeen(m *v1alpha1.KVMirror) bool {
+	r.writtenMu.Lock()
+	defer r.writtenMu.Unlock()
+	v, ok := r.statusVersion[client.ObjectKeyFromObject(m)]
+	return !ok || v == m.ResourceVersion
 }
 
 // recordEvents records an event when the ConfigMap was written, when the set of skipped keys

@@ -52,7 +52,9 @@ func (r *Reconciler) sync(ctx context.Context, m *v1alpha1.KVMirror) outcome {
 	if wrote && hadEvent {
 		eventToWrite.Observe(time.Since(eventTime).Seconds())
 	}
-	return synced(m, prefix, mapped, wrote)
+	res := synced(m, prefix, mapped, wrote)
+	res.message += layoutsNote(cfg, prefix)
+	return res
 }
 
 // mirrorPrefix returns the mirror's prefix in canonical form; the root is refused.
@@ -67,23 +69,51 @@ func mirrorPrefix(m *v1alpha1.KVMirror) (string, error) {
 	return prefix, nil
 }
 
-// read connects to the mirror's backend through the pool, makes sure the mirror's watch runs,
-// and lists prefix. kvmirror_backend_up records whether the backend answered.
-func (r *Reconciler) read(ctx context.Context, mirror types.NamespacedName, cfg *backendConfig, prefix string) ([]*kvstore.KVPair, error) {
-	l, err := r.pool.acquire(ctx, cfg)
+// read connects to the mirror's backend through the pool, one Store per key layout (see
+// layouts), makes sure the mirror's watch runs on them, and lists prefix in each. A failure of
+// any one fails the read: a listing without the keys of one layout would look like their
+// deletion. kvmirror_backend_up records whether the backend answered every read.
+func (r *Reconciler) read(ctx context.Context, mirror types.NamespacedName, cfg *backendConfig, prefix string) ([]listed, error) {
+	configs := cfg.layouts()
+	leases, err := r.acquire(ctx, configs)
 	if err != nil {
 		r.backends.set(mirror, cfg.label, false)
-		return nil, fmt.Errorf("connect to %s: %w", cfg.label, err)
+		return nil, err
 	}
-	defer l.Release()
-	r.watches.ensure(ctx, mirror, l, cfg.key, prefix)
+	defer releaseAll(leases)
+	r.watches.ensure(ctx, mirror, leases, prefix)
 
-	pairs, err := listPrefix(ctx, l.Store(), prefix, storeTimeout(cfg))
-	r.backends.set(mirror, cfg.label, err == nil)
-	if err != nil {
-		return nil, fmt.Errorf("list %q on %s: %w", prefix, cfg.label, err)
+	listings := make([][]listed, 0, len(configs))
+	for i, c := range configs {
+		pairs, err := listPrefix(ctx, leases[i].Store(), prefix, storeTimeout(c))
+		if err != nil {
+			r.backends.set(mirror, cfg.label, false)
+			return nil, fmt.Errorf("list %q on %s: %w", prefix, c.label, err)
+		}
+		listings = append(listings, inLayout(c.store.KeyLayout, pairs))
 	}
-	return pairs, nil
+	r.backends.set(mirror, cfg.label, true)
+	return mergeListings(listings), nil
+}
+
+// acquire returns a lease on the Store of each configuration, in order, or none at all.
+func (r *Reconciler) acquire(ctx context.Context, configs []*backendConfig) ([]*lease, error) {
+	leases := make([]*lease, 0, len(configs))
+	for _, c := range configs {
+		l, err := r.pool.acquire(ctx, c)
+		if err != nil {
+			releaseAll(leases)
+			return nil, fmt.Errorf("connect to %s: %w", c.label, err)
+		}
+		leases = append(leases, l)
+	}
+	return leases, nil
+}
+
+func releaseAll(leases []*lease) {
+	for _, l := range leases {
+		l.Release()
+	}
 }
 
 // listPrefix lists prefix within timeout. Nothing below prefix is an empty listing: the mirror

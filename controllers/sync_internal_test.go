@@ -141,7 +141,7 @@ func TestWatchNotifiesAndRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.ensure(t.Context(), mirror, l, "k", "app")
+	w.ensure(t.Context(), mirror, []*lease{l}, "app")
 	l.Release()
 	store := <-opener.last
 	expectEvent(t, w, mirror) // the first snapshot
