@@ -2,6 +2,8 @@
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
+# The kvstore library is a module of its own, which go.mod replaces with this folder.
+COPY kvstore/go.mod kvstore/go.sum kvstore/
 RUN go mod download
 COPY api/ api/
 COPY cmd/ cmd/

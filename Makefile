@@ -26,9 +26,19 @@ manifests: controller-gen ## Generate the CRD and RBAC manifests in config/ from
 generate: controller-gen ## Generate the DeepCopy methods (zz_generated.deepcopy.go) of the API types.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
 
+# The Go modules of the checkout: the operator, and the kvstore library nested in kvstore/ (a
+# module of its own so that library users do not inherit Kubernetes). `./...` stops at a nested
+# module, so each target that walks the code runs once per module.
+MODULES := . kvstore
+
+# in-modules runs its argument in each module's folder and fails if any run failed, after all ran.
+define in-modules
+status=0; for m in $(MODULES); do echo "== module $$m"; (cd $$m && $(1)) || status=1; done; exit $$status
+endef
+
 .PHONY: fmt
 fmt: ## Format the Go code (gofmt).
-	go fmt ./...
+	@$(call in-modules,go fmt ./...)
 
 .PHONY: fmt-check
 fmt-check: ## Fail if a Go file is not gofmt-formatted, listing it.
@@ -37,15 +47,15 @@ fmt-check: ## Fail if a Go file is not gofmt-formatted, listing it.
 
 .PHONY: vet
 vet: ## Run go vet.
-	go vet ./...
+	@$(call in-modules,go vet ./...)
 
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint (.golangci.yml).
-	$(GOLANGCI_LINT) run
+	@$(call in-modules,$(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml)
 
 .PHONY: lint-fix
 lint-fix: golangci-lint ## Run golangci-lint and apply the fixes it can.
-	$(GOLANGCI_LINT) run --fix
+	@$(call in-modules,$(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml --fix)
 
 .PHONY: test-deps
 test-deps: ## Install and build every server the tests run against (cached: a second run does nothing).
@@ -54,11 +64,11 @@ test-deps: ## Install and build every server the tests run against (cached: a se
 # KVMIRROR_REQUIRE_SERVERS=1 turns a missing server binary into a test failure instead of a skip.
 .PHONY: test
 test: test-deps fmt-check vet lint ## Install the test servers, check and lint, then run every test with -race.
-	KVMIRROR_REQUIRE_SERVERS=1 go test -race -count=1 -timeout 45m ./...
+	@$(call in-modules,KVMIRROR_REQUIRE_SERVERS=1 go test -race -count=1 -timeout 45m ./...)
 
 .PHONY: bench
 bench: test-deps ## Run the benchmarks (against the same real servers as the tests); results are ratios to a baseline of the same run.
-	KVMIRROR_REQUIRE_SERVERS=1 go test -run '^$$' -bench . -benchmem -timeout 20m ./...
+	@$(call in-modules,KVMIRROR_REQUIRE_SERVERS=1 go test -run '^$$' -bench . -benchmem -timeout 20m ./...)
 
 # The demo needs no cluster and no KV store: hack/demo starts a control plane from the test
 # servers, an etcd inside itself and two bin/manager replicas. DEMO_ONCE=1 reaches it through

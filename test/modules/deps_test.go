@@ -73,3 +73,29 @@ func TestKvstoreSelfContained(t *testing.T) {
 		t.Fatal("go list reported no kvmirror package below kvstore: the check would prove nothing")
 	}
 }
+
+// TestKvstoreModule: kvstore is a Go module of its own, so that a program that imports it does
+// not require the operator's modules. Its module graph holds no Kubernetes module except
+// sigs.k8s.io/yaml, a YAML helper that etcd's own client/v3 go.mod requires (every etcd v3
+// client user has it in the graph; no kvstore package links it, as TestKvstoreWithoutKubernetes
+// shows), and never the operator's module.
+func TestKvstoreModule(t *testing.T) {
+	t.Parallel()
+	dir := kvstoreDir(t)
+	if got := goList(t, dir, "-m"); len(got) != 1 || got[0] != "github.com/kvmirror/kvmirror/kvstore" {
+		t.Fatalf("the module of kvstore/ is %v, want github.com/kvmirror/kvmirror/kvstore alone", got)
+	}
+	mods := goList(t, dir, "-m", "-f", "{{.Path}}", "all")
+	if len(mods) < 10 {
+		t.Fatalf("go list -m all found only %d modules: the check would prove nothing", len(mods))
+	}
+	for _, m := range mods {
+		switch {
+		case m == "github.com/kvmirror/kvmirror":
+			t.Errorf("the kvstore module requires the operator's module")
+		case m == "sigs.k8s.io/yaml":
+		case strings.HasPrefix(m, "k8s.io/"), strings.HasPrefix(m, "sigs.k8s.io/"):
+			t.Errorf("the kvstore module graph holds %s", m)
+		}
+	}
+}
