@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"testing"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/boltdb"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
 )
 
 // The benchmarks run each operation on a bare bbolt database ("bbolt", the baseline) and through
@@ -90,11 +89,11 @@ func BenchmarkPut(b *testing.B) {
 func BenchmarkGet(b *testing.B) {
 	benchVersus(b,
 		func(raw benchRaw) func() error {
-			benchDo(b, func() error { return raw.put("get", benchValue) })
+			kvtest.BenchDo(b, func() error { return raw.put("get", benchValue) })
 			return func() error { _, err := raw.get("get"); return err }
 		},
 		func(store kvstore.Store) func() error {
-			benchDo(b, func() error { return store.Put(b.Context(), "get", benchValue, nil) })
+			kvtest.BenchDo(b, func() error { return store.Put(b.Context(), "get", benchValue, nil) })
 			return func() error { _, err := store.Get(b.Context(), "get", nil); return err }
 		})
 }
@@ -104,7 +103,7 @@ func BenchmarkList(b *testing.B) {
 	key := func(i int) string { return fmt.Sprintf("list/k%04d", i) }
 	benchVersus(b,
 		func(raw benchRaw) func() error {
-			benchDo(b, func() error {
+			kvtest.BenchDo(b, func() error {
 				return raw.db.Update(func(tx *bolt.Tx) error {
 					bucket, err := tx.CreateBucketIfNotExists([]byte(benchBucket))
 					for i := 0; err == nil && i < benchListSize; i++ {
@@ -123,7 +122,7 @@ func BenchmarkList(b *testing.B) {
 		},
 		func(store kvstore.Store) func() error {
 			for i := range benchListSize {
-				benchDo(b, func() error { return store.Put(b.Context(), key(i), benchValue, nil) })
+				kvtest.BenchDo(b, func() error { return store.Put(b.Context(), key(i), benchValue, nil) })
 			}
 			return func() error {
 				pairs, err := store.List(b.Context(), "list", nil)
@@ -147,8 +146,8 @@ func benchVersus(b *testing.B, raw func(benchRaw) func() error, store func(kvsto
 	b.Cleanup(func() { _ = db.Close() })
 	rawOp := raw(benchRaw{db})
 
-	var base benchCost
-	b.Run("bbolt", func(b *testing.B) { base = benchLoop(b, rawOp) })
+	var base kvtest.Cost
+	b.Run("bbolt", func(b *testing.B) { base = kvtest.BenchLoop(b, rawOp) })
 	for _, variant := range []struct {
 		name    string
 		persist bool
@@ -161,63 +160,16 @@ func benchVersus(b *testing.B, raw func(benchRaw) func() error, store func(kvsto
 		b.Cleanup(func() { _ = st.Close() })
 		storeOp := store(st)
 		b.Run(variant.name, func(b *testing.B) {
-			cost := benchLoop(b, storeOp)
-			if base.allocs == 0 {
+			cost := kvtest.BenchLoop(b, storeOp)
+			if base.AllocsPerOp == 0 {
 				b.Log("no bbolt baseline in this run (filtered out by -bench?): allocs/bbolt-allocs not reported")
 				return
 			}
-			b.ReportMetric(cost.allocs/base.allocs, "allocs/bbolt-allocs")
+			b.ReportMetric(cost.AllocsPerOp/base.AllocsPerOp, "allocs/bbolt-allocs")
 		})
 		b.Run(variant.name+"-paired", func(b *testing.B) {
-			b.ReportMetric(benchPaired(b, rawOp, storeOp), "ns/bbolt-ns")
+			b.ReportMetric(kvtest.BenchPaired(b, rawOp, storeOp), "ns/bbolt-ns")
 			b.ReportMetric(0, "ns/op")
 		})
-	}
-}
-
-// benchCost is what one operation cost in a sub-benchmark: the ns/op and allocs/op it prints.
-type benchCost struct{ ns, allocs float64 }
-
-// benchLoop runs op in b.Loop and measures its cost the way -benchmem does, all goroutines'
-// allocations included, since the package cannot read the benchmark's own figures. One untimed
-// call first does what only a first call does (creating the bucket, for one).
-func benchLoop(b *testing.B, op func() error) benchCost {
-	b.ReportAllocs()
-	benchDo(b, op)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for b.Loop() {
-		benchDo(b, op)
-	}
-	runtime.ReadMemStats(&after)
-	n := float64(b.N)
-	return benchCost{ns: float64(b.Elapsed().Nanoseconds()) / n, allocs: float64(after.Mallocs-before.Mallocs) / n}
-}
-
-// benchPaired runs raw and store once each per iteration, each first in every other iteration,
-// and returns the time store took as a ratio of the time raw took.
-func benchPaired(b *testing.B, raw, store func() error) float64 {
-	var rawTime, storeTime time.Duration
-	timed := func(op func() error, total *time.Duration) {
-		start := time.Now()
-		benchDo(b, op)
-		*total += time.Since(start)
-	}
-	for i := 0; b.Loop(); i++ {
-		if i%2 == 0 {
-			timed(raw, &rawTime)
-			timed(store, &storeTime)
-		} else {
-			timed(store, &storeTime)
-			timed(raw, &rawTime)
-		}
-	}
-	return float64(storeTime) / float64(rawTime)
-}
-
-func benchDo(b *testing.B, op func() error) {
-	b.Helper()
-	if err := op(); err != nil {
-		b.Fatal(err)
 	}
 }

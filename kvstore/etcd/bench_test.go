@@ -3,7 +3,6 @@ package etcd_test
 import (
 	"crypto/rand"
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/kvmirror/kvmirror/kvstore"
 	"github.com/kvmirror/kvmirror/kvstore/etcd"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
 )
 
 // The benchmarks run each operation twice against the package's shared etcd server, in the same
@@ -195,9 +195,6 @@ func benchRawClient(b *testing.B) *clientv3.Client {
 	return c
 }
 
-// benchCost is what one operation cost in a sub-benchmark: the ns/op and allocs/op it prints.
-type benchCost struct{ ns, allocs float64 }
-
 // benchVersus runs the operations that raw and store set up (inside the sub-benchmark, before
 // its timed loop) as three sub-benchmarks:
 //
@@ -208,63 +205,18 @@ type benchCost struct{ ns, allocs float64 }
 //     machine can change several times over between two sub-benchmarks. Its B/op and allocs/op
 //     are those of the pair.
 func benchVersus(b *testing.B, raw, store func(b *testing.B) func() error) {
-	var base benchCost
-	b.Run("clientv3", func(b *testing.B) { base = benchLoop(b, raw(b)) })
+	var base kvtest.Cost
+	b.Run("clientv3", func(b *testing.B) { base = kvtest.BenchLoop(b, raw(b)) })
 	b.Run("kvstore", func(b *testing.B) {
-		cost := benchLoop(b, store(b))
-		if base.allocs == 0 {
+		cost := kvtest.BenchLoop(b, store(b))
+		if base.AllocsPerOp == 0 {
 			b.Log("no clientv3 baseline in this run (filtered out by -bench?): allocs/clientv3-allocs not reported")
 			return
 		}
-		b.ReportMetric(cost.allocs/base.allocs, "allocs/clientv3-allocs")
+		b.ReportMetric(cost.AllocsPerOp/base.AllocsPerOp, "allocs/clientv3-allocs")
 	})
 	b.Run("paired", func(b *testing.B) {
-		b.ReportMetric(benchPaired(b, raw(b), store(b)), "ns/clientv3-ns")
+		b.ReportMetric(kvtest.BenchPaired(b, raw(b), store(b)), "ns/clientv3-ns")
 		b.ReportMetric(0, "ns/op")
 	})
-}
-
-// benchLoop runs op in b.Loop and measures its cost the way -benchmem does, all goroutines'
-// allocations included, since the package cannot read the benchmark's own figures. One untimed
-// call first connects the client, which bare clientv3 does lazily, on its first request.
-func benchLoop(b *testing.B, op func() error) benchCost {
-	b.ReportAllocs()
-	benchDo(b, op)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for b.Loop() {
-		benchDo(b, op)
-	}
-	runtime.ReadMemStats(&after)
-	n := float64(b.N)
-	return benchCost{ns: float64(b.Elapsed().Nanoseconds()) / n, allocs: float64(after.Mallocs-before.Mallocs) / n}
-}
-
-// benchPaired runs raw and store once each per iteration, each first in every other iteration,
-// and returns the time store took as a ratio of the time raw took.
-func benchPaired(b *testing.B, raw, store func() error) float64 {
-	benchDo(b, raw)
-	benchDo(b, store)
-	var rawTime, storeTime time.Duration
-	timed := func(op func() error, total *time.Duration) {
-		start := time.Now()
-		benchDo(b, op)
-		*total += time.Since(start)
-	}
-	for i := 0; b.Loop(); i++ {
-		if i%2 == 0 {
-			timed(raw, &rawTime)
-			timed(store, &storeTime)
-		} else {
-			timed(store, &storeTime)
-			timed(raw, &rawTime)
-		}
-	}
-	return float64(storeTime) / float64(rawTime)
-}
-
-func benchDo(b *testing.B, op func() error) {
-	if err := op(); err != nil {
-		b.Fatal(err)
-	}
 }
