@@ -1,10 +1,6 @@
 package controllers
 
 import (
-	"bytes"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,20 +11,6 @@ import (
 	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
-// etcdctl runs the etcdctl of the test servers' etcd release against eps. Other tools are why a
-// mirror reads both key layouts, so the test writes with the real one.
-func etcdctl(t *testing.T, eps []string, args ...string) {
-	t.Helper()
-	bin := filepath.Join(filepath.Dir(testserver.EtcdBinary()), "etcdctl")
-	testserver.RequireBinaries(t, "etcdctl "+testserver.EtcdVersion, bin)
-	cmd := exec.CommandContext(t.Context(), bin, append([]string{"--endpoints=" + strings.Join(eps, ",")}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("etcdctl %s: %v: %s", strings.Join(args, " "), err, stderr.String())
-	}
-}
-
 // TestEtcdKeyLayouts: a mirror on etcd shows the keys etcdctl wrote with and without a leading
 // slash, follows later writes and deletions of either form through its watches alone (the
 // resync is a day away), and leaves out a key written both ways, reporting each form.
@@ -37,9 +19,9 @@ func TestEtcdKeyLayouts(t *testing.T) {
 	h := startSuite(t)
 	eps := testserver.Etcd(t).Endpoints
 	p := randomPrefix()
-	etcdctl(t, eps, "put", p+"/db.host", "x")
-	etcdctl(t, eps, "put", "/"+p+"/db.port", "1")
-	etcdctl(t, eps, "put", p+"x/sibling", "shares the prefix as a string only")
+	testserver.Etcdctl(t, eps, "put", p+"/db.host", "x")
+	testserver.Etcdctl(t, eps, "put", "/"+p+"/db.port", "1")
+	testserver.Etcdctl(t, eps, "put", p+"x/sibling", "shares the prefix as a string only")
 
 	h.createMirror(t, "layouts", v1alpha1.KVMirrorSpec{
 		Backend:      v1alpha1.BackendSpec{Type: v1alpha1.BackendEtcd, Endpoints: eps},
@@ -50,13 +32,13 @@ func TestEtcdKeyLayouts(t *testing.T) {
 	h.eventuallyReadyMessage(t, "layouts", metav1.ConditionTrue, v1alpha1.ReasonSynced,
 		`holds the 2 keys below "`+p+`", read from the etcd keys "/`+p+`/..." and "`+p+`/..."`)
 
-	etcdctl(t, eps, "put", p+"/db.user", "u")
+	testserver.Etcdctl(t, eps, "put", p+"/db.user", "u")
 	h.eventuallyData(t, "layouts", map[string]string{"db.host": "x", "db.port": "1", "db.user": "u"})
-	etcdctl(t, eps, "del", "/"+p+"/db.port")
+	testserver.Etcdctl(t, eps, "del", "/"+p+"/db.port")
 	h.eventuallyData(t, "layouts", map[string]string{"db.host": "x", "db.user": "u"})
-	etcdctl(t, eps, "put", "/"+p+"/db.pool", "5")
+	testserver.Etcdctl(t, eps, "put", "/"+p+"/db.pool", "5")
 	h.eventuallyData(t, "layouts", map[string]string{"db.host": "x", "db.user": "u", "db.pool": "5"})
-	etcdctl(t, eps, "del", p+"/db.host")
+	testserver.Etcdctl(t, eps, "del", p+"/db.host")
 	h.eventuallyData(t, "layouts", map[string]string{"db.user": "u", "db.pool": "5"})
 	gm := g(t)
 	gm.Eventually(func() int32 { return h.getMirror(t, "layouts").Status.KeyCount }).Should(gomega.BeEquivalentTo(2))
@@ -65,8 +47,8 @@ func TestEtcdKeyLayouts(t *testing.T) {
 }
 
 func testLayoutCollision(t *testing.T, h *harness, eps []string, p string) {
-	etcdctl(t, eps, "put", p+"/both", "plain")
-	etcdctl(t, eps, "put", "/"+p+"/both", "slash")
+	testserver.Etcdctl(t, eps, "put", p+"/both", "plain")
+	testserver.Etcdctl(t, eps, "put", "/"+p+"/both", "slash")
 	m := h.eventuallyReady(t, "layouts", metav1.ConditionFalse, v1alpha1.ReasonInvalidKeys)
 	gm := g(t)
 	gm.Expect(m.Status.SkippedKeyCount).To(gomega.BeEquivalentTo(2))
@@ -83,7 +65,7 @@ func testLayoutCollision(t *testing.T, h *harness, eps []string, p string) {
 	h.eventuallyEvent(t, "layouts", v1alpha1.ReasonInvalidKeys)
 
 	// With one form gone, the other is mirrored.
-	etcdctl(t, eps, "del", "/"+p+"/both")
+	testserver.Etcdctl(t, eps, "del", "/"+p+"/both")
 	h.eventuallyData(t, "layouts", map[string]string{"db.user": "u", "db.pool": "5", "both": "plain"})
 	m = h.eventuallyReady(t, "layouts", metav1.ConditionTrue, v1alpha1.ReasonSynced)
 	gm.Expect(m.Status.SkippedKeys).To(gomega.BeEmpty())

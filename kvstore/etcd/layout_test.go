@@ -1,11 +1,8 @@
 package etcd_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,22 +11,6 @@ import (
 	"github.com/kvmirror/kvmirror/kvstore/kvtest"
 	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
-
-// etcdctl runs the etcdctl of the test servers' etcd release against eps and returns its
-// output. Other tools are what the key layouts are for, so these tests use the real one.
-func etcdctl(t *testing.T, eps []string, args ...string) string {
-	t.Helper()
-	bin := filepath.Join(filepath.Dir(testserver.EtcdBinary()), "etcdctl")
-	testserver.RequireBinaries(t, "etcdctl "+testserver.EtcdVersion, bin)
-	cmd := exec.CommandContext(t.Context(), bin, append([]string{"--endpoints=" + strings.Join(eps, ",")}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("etcdctl %s: %v: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return string(out)
-}
 
 // openLayout opens a Store on the shared server in the given key layout.
 func openLayout(t *testing.T, layout string) kvstore.Store {
@@ -51,10 +32,10 @@ func keysOf(pairs []*kvstore.KVPair) []string {
 func TestLayoutReadsEtcdctlKeys(t *testing.T) {
 	t.Parallel()
 	dir := prefix(t)
-	etcdctl(t, endpoints, "put", dir+"/app/config/db.host", "x")
-	etcdctl(t, endpoints, "put", "/"+dir+"/app/config/db.port", "1")
-	etcdctl(t, endpoints, "put", dir+"/apple/x", "sibling")
-	etcdctl(t, endpoints, "put", "/"+dir+"/apple/y", "sibling")
+	testserver.Etcdctl(t, endpoints, "put", dir+"/app/config/db.host", "x")
+	testserver.Etcdctl(t, endpoints, "put", "/"+dir+"/app/config/db.port", "1")
+	testserver.Etcdctl(t, endpoints, "put", dir+"/apple/x", "sibling")
+	testserver.Etcdctl(t, endpoints, "put", "/"+dir+"/apple/y", "sibling")
 	for _, tc := range []struct {
 		layout      string
 		key, value  string
@@ -97,10 +78,10 @@ func TestLayoutWritesEtcdctlKeys(t *testing.T) {
 		t.Run(tc.layout, func(t *testing.T) {
 			key := prefix(t) + "/app/config/db.host"
 			kvtest.MustPut(t, openLayout(t, tc.layout), "/"+key+"/", "x", nil)
-			if got := etcdctl(t, endpoints, "get", "--print-value-only", tc.root+key); got != "x\n" {
+			if got := testserver.Etcdctl(t, endpoints, "get", "--print-value-only", tc.root+key); got != "x\n" {
 				t.Errorf("etcdctl get %s = %q, want %q", tc.root+key, got, "x\n")
 			}
-			if got := etcdctl(t, endpoints, "get", tc.another+key); got != "" {
+			if got := testserver.Etcdctl(t, endpoints, "get", tc.another+key); got != "" {
 				t.Errorf("etcdctl get %s = %q, want nothing", tc.another+key, got)
 			}
 		})
@@ -112,10 +93,10 @@ func TestLayoutWritesEtcdctlKeys(t *testing.T) {
 func TestPlainDeleteTreeRoot(t *testing.T) {
 	t.Parallel()
 	eps := testserver.Etcd(t).Endpoints
-	etcdctl(t, eps, "put", "a/b", "plain")
-	etcdctl(t, eps, "put", " x", "plain")
-	etcdctl(t, eps, "put", "~", "plain")
-	etcdctl(t, eps, "put", "/a/b", "slash")
+	testserver.Etcdctl(t, eps, "put", "a/b", "plain")
+	testserver.Etcdctl(t, eps, "put", " x", "plain")
+	testserver.Etcdctl(t, eps, "put", "~", "plain")
+	testserver.Etcdctl(t, eps, "put", "/a/b", "slash")
 	lock, err := open(t, eps, nil).NewLock(t.Context(), "held", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +112,7 @@ func TestPlainDeleteTreeRoot(t *testing.T) {
 	if _, err := plain.List(t.Context(), "", nil); !errors.Is(err, kvstore.ErrKeyNotFound) {
 		t.Errorf("List(root) after DeleteTree(root) = %v, want ErrKeyNotFound", err)
 	}
-	left := strings.Fields(etcdctl(t, eps, "get", "", "--from-key", "--keys-only"))
+	left := strings.Fields(testserver.Etcdctl(t, eps, "get", "", "--from-key", "--keys-only"))
 	if len(left) != 3 || left[1] != "/a/b" || left[2] != "/held" {
 		t.Errorf("etcd keys left = %q; want a waiter key, /a/b and /held", left)
 	}
