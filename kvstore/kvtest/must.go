@@ -1,6 +1,7 @@
 package kvtest
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -99,3 +100,26 @@ func ExpectQuiet[T any](t testing.TB, ch <-chan T, d time.Duration, what string)
 
 // IsClosed reports whether a struct{} channel (a lock's lost channel) is closed, without waiting.
 func IsClosed(ch <-chan struct{}) bool { return chans.Closed(ch) }
+
+// Values returns the keys and values of a listing, to compare it with a map.
+func Values(pairs []*kvstore.KVPair) map[string]string {
+	m := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		m[p.Key] = string(p.Value)
+	}
+	return m
+}
+
+// AwaitListing receives listings from a WatchTree channel until one holds exactly want (keys and
+// values), failing the test if none does within d. Listings sent between two writes, which a
+// WatchTree may send, are passed over.
+func AwaitListing(t testing.TB, ch <-chan []*kvstore.KVPair, want map[string]string, d time.Duration, what string) {
+	t.Helper()
+	var got map[string]string
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		if got = Values(MustReceive(t, ch, time.Until(deadline), what)); maps.Equal(got, want) {
+			return
+		}
+	}
+	t.Fatalf("%s: listing %q, want %q", what, got, want)
+}

@@ -32,4 +32,8 @@
 // Each server is killed by the kernel if the test process dies without cleaning up (Linux), so a
 // panic or a -timeout leaves no server behind. StartProcess starts any other program the same
 // way, its output in a log file: the operator's tests and demo run their manager replicas with it.
+//
+// Tests of data that other programs wrote use the stores' own tools through Etcdctl, ConsulKV
+// (the consul kv command), ZkCli (ZooKeeper's zkCli.sh, several commands in one session) and
+// EtcdV2Keys (the v2 keys API requests curl sends).
 package testserver
