@@ -26,10 +26,11 @@ manifests: controller-gen ## Generate the CRD and RBAC manifests in config/ from
 generate: controller-gen ## Generate the DeepCopy methods (zz_generated.deepcopy.go) of the API types.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
 
-# The Go modules of the checkout: the operator, and the kvstore library nested in kvstore/ (a
-# module of its own so that library users do not inherit Kubernetes). `./...` stops at a nested
-# module, so each target that walks the code runs once per module.
-MODULES := . kvstore
+# The Go modules of the checkout: the operator; the kvstore library nested in kvstore/ (a module
+# of its own so that library users do not inherit Kubernetes); and its libkv and valkeyrie
+# adapters in kvstore/compat (apart, so that the library does not require libkv or valkeyrie).
+# `./...` stops at a nested module, so each target that walks the code runs once per module.
+MODULES := . kvstore kvstore/compat
 
 # in-modules runs its argument in each module's folder and fails if any run failed, after all ran.
 define in-modules
