@@ -39,10 +39,15 @@
 //
 // A key written with a TTL is a ZooKeeper TTL node, which needs the server property
 // zookeeper.extendedTypesEnabled=true (without it, TTL writes fail with ErrCallNotSupported and
-// say so). The server deletes a TTL node that has gone TTL without a write, and looks for such
-// nodes every znode.container.checkIntervalMs, 60 s by default: a key lives from TTL to TTL plus
-// that interval, so set it to a fraction of the shortest TTL in use. A TTL node is not deleted
-// while it has children: a key with a TTL outlives its TTL as long as keys exist below it.
+// say so). A key expires once it has gone TTL without a write, measured from its last write on
+// the server's clock (the node's mtime): the Store treats such a node as absent for Get, Exists,
+// List, Watch and WatchTree and deletes it at the version it read, so a concurrent rewrite is
+// never lost. Watch and WatchTree arm a timer for the nearest expiry of what they report, so an
+// expiry is sent within about a second of the TTL without any other read. The server deletes
+// expired TTL nodes too, but only when it sweeps, every znode.container.checkIntervalMs (60 s by
+// default): that sweep is the backstop for keys no Store reads. Clock skew between client and
+// server shifts the deadline by as much. A TTL node is not deleted while it has children: a key
+// with a TTL outlives its TTL as long as keys exist below it.
 //
 // ZooKeeper cannot change whether a node has a TTL, and does not tell clients which nodes have
 // one, so the Store records the TTL of the nodes it creates in their ACL list, as an entry that

@@ -20,7 +20,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *kvstore.ReadOptions) 
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.sess.get(ctx, s.path(key), kvstore.IsConsistent(opts))
+	n, err := s.get(ctx, s.path(key), kvstore.IsConsistent(opts))
 	if err == nil && n.data == nil {
 		err = zk.ErrNoNode // an implicit parent is not a key
 	}
@@ -39,10 +39,11 @@ func (s *Store) Exists(ctx context.Context, key string, opts *kvstore.ReadOption
 	return err == nil, err
 }
 
-// Put writes value at key. With opts.TTL the key becomes a ZooKeeper TTL node, which the server
-// deletes once it has gone TTL without a write and has no children; the server looks for such
-// nodes every znode.container.checkIntervalMs (a server setting, 60 s by default), which bounds
-// how late the key goes. A key that has keys below it cannot gain or lose a TTL (see doc.go).
+// Put writes value at key. With opts.TTL the key becomes a ZooKeeper TTL node, which expires once
+// it has gone TTL without a write and has no children: the Store then no longer reads it and
+// deletes it, and the server's sweep (every znode.container.checkIntervalMs, 60 s by default)
+// deletes what no Store read. A key that has keys below it cannot gain or lose a TTL (see
+// doc.go).
 func (s *Store) Put(ctx context.Context, key string, value []byte, opts *kvstore.WriteOptions) error {
 	key, err := s.normalize(ctx, "put", key, false)
 	if err != nil {
@@ -108,7 +109,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	path := s.path(key)
 	for range maxAttempts {
 		var n znode
-		n, err = s.sess.get(ctx, path, false)
+		n, err = s.get(ctx, path, false)
 		if err == nil && n.data == nil {
 			err = zk.ErrNoNode
 		}
@@ -221,7 +222,7 @@ func (s *Store) AtomicDelete(ctx context.Context, key string, previous *kvstore.
 		return false, fmt.Errorf("zookeeper atomic delete %q: %w", key, kvstore.ErrPreviousNotSpecified)
 	}
 	path := s.path(key)
-	n, err := s.sess.get(ctx, path, false)
+	n, err := s.get(ctx, path, false)
 	switch {
 	case err != nil:
 	case n.data == nil:

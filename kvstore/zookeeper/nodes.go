@@ -53,7 +53,7 @@ func (n *node) fits(ttl time.Duration) bool {
 }
 
 // inspect reads the node at path: its ACL and stat, and with withData its data too, in the same
-// round trip. It returns nil, nil when there is no node.
+// round trip. It returns nil, nil when there is no node, or when it has expired (and is deleted).
 func (s *Store) inspect(ctx context.Context, path string, withData bool) (*node, error) {
 	for range maxAttempts {
 		n, err := call(ctx, s.sess, func(c *zk.Conn) (*node, error) {
@@ -83,6 +83,8 @@ func (s *Store) inspect(ctx context.Context, path string, withData bool) (*node,
 			return nil, nil
 		case err != nil:
 			return nil, err
+		case n != nil && s.dropExpired(ctx, path, n):
+			return nil, nil
 		case n != nil:
 			return n, nil
 		}

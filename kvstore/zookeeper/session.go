@@ -159,19 +159,6 @@ type znode struct {
 	stat *zk.Stat
 }
 
-// get reads the node at path, after a sync when consistent.
-func (s *session) get(ctx context.Context, path string, consistent bool) (znode, error) {
-	return call(ctx, s, func(c *zk.Conn) (znode, error) {
-		if consistent {
-			if _, err := c.Sync(path); err != nil {
-				return znode{}, err
-			}
-		}
-		data, stat, err := c.Get(path)
-		return znode{data, stat}, err
-	})
-}
-
 // close ends the session: the server deletes its ephemeral nodes (lock nodes) at once if it can
 // be reached, otherwise when the session times out. close returns once every goroutine of the
 // session has ended; it is idempotent.

@@ -27,6 +27,8 @@ type Store struct {
 	// acl is given to every node the Store creates: the Store's own digest identity when it has
 	// credentials, anyone otherwise.
 	acl []zk.ACL
+	// ttls remembers the TTL of the nodes read, for the expiry of keys (see expiry.go).
+	ttls ttlCache
 
 	// life ends when Close begins; watches and locks end with it. Its workers are the
 	// goroutines of watches and held locks, and Lock calls; it holds the sessions of lock

@@ -43,7 +43,7 @@ func (s *Store) List(ctx context.Context, directory string, opts *kvstore.ReadOp
 // walk reads the subtree of top level by level and returns its keys (top excluded), and whether
 // top itself is a key.
 func (s *Store) walk(ctx context.Context, top entry, consistent bool) ([]*kvstore.KVPair, bool, error) {
-	topNode, err := s.sess.get(ctx, top.path, consistent)
+	topNode, err := s.get(ctx, top.path, consistent)
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, false, nil
 	}
@@ -63,7 +63,7 @@ func (s *Store) walk(ctx context.Context, top entry, consistent bool) ([]*kvstor
 		}
 		level = level[:0]
 		err = forEach(ctx, kids, func(ctx context.Context, e entry) error {
-			n, err := s.sess.get(ctx, e.path, false)
+			n, err := s.get(ctx, e.path, false)
 			if errors.Is(err, zk.ErrNoNode) {
 				return nil // deleted during the walk
 			}

@@ -3,11 +3,13 @@ package zookeeper_test
 import (
 	"crypto/rand"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kvmirror/kvmirror/kvstore"
+	"github.com/kvmirror/kvmirror/kvstore/kvtest"
 	"github.com/kvmirror/kvmirror/kvstore/kvtest/testserver"
 )
 
@@ -70,5 +72,64 @@ func TestNodeKindLimits(t *testing.T) {
 	}
 	if pair, err := st.Get(ctx, dir+"/parent/child", nil); err != nil || string(pair.Value) != "c" {
 		t.Errorf("child after the refused writes = %v, %v", pair, err)
+	}
+}
+
+// TestTTLExpiryStockSweep: on a server that sweeps expired TTL nodes once a minute (the stock
+// interval, as the test server runs), a key with a 2 s TTL is gone well before: Watch reports it
+// deleted and WatchTree drops it without any other read, Get and List no longer see it, and the
+// node is gone from the server, as zkCli shows. A key read only through Get goes as well.
+func TestTTLExpiryStockSweep(t *testing.T) {
+	t.Parallel()
+	const ttl, bound = 2 * time.Second, 5 * time.Second
+	st := openStore(t, endpoints, nil)
+	ctx := t.Context()
+	dir := "expiry-" + rand.Text()[:8]
+	kvtest.MustPut(t, st, dir+"/stays", "s", nil)
+	start := time.Now()
+	for _, key := range []string{dir + "/k", dir + "-get/k"} {
+		if err := st.Put(ctx, key, []byte("v"), &kvstore.WriteOptions{TTL: ttl}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ch, err := st.Watch(ctx, dir+"/k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := st.WatchTree(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := kvtest.MustReceive(t, ch, bound, "first event"); p == nil || string(p.Value) != "v" {
+		t.Fatalf("first event = %+v, want the key", p)
+	}
+	kvtest.AwaitListing(t, tree, map[string]string{dir + "/k": "v", dir + "/stays": "s"}, bound, "first listing")
+	if p := kvtest.MustReceive(t, ch, bound-time.Since(start), "event for the expiry"); p != nil {
+		t.Fatalf("event for the expiry = %+v, want nil", p)
+	}
+	if gone := time.Since(start); gone < ttl/2 {
+		t.Errorf("Watch reported the expiry %s after the write, before the TTL %s", gone, ttl)
+	}
+	kvtest.AwaitListing(t, tree, map[string]string{dir + "/stays": "s"}, bound-time.Since(start), "listing after the expiry")
+	if _, err := st.Get(ctx, dir+"/k", nil); !errors.Is(err, kvstore.ErrKeyNotFound) {
+		t.Errorf("Get after the expiry: %v, want ErrKeyNotFound", err)
+	}
+	if got := kvtest.Values(kvtest.MustList(t, st, dir)); !maps.Equal(got, map[string]string{dir + "/stays": "s"}) {
+		t.Errorf("List after the expiry = %q, want only the permanent key", got)
+	}
+
+	reader := openStore(t, endpoints, nil)
+	for {
+		_, err := reader.Get(ctx, dir+"-get/k", nil)
+		if errors.Is(err, kvstore.ErrKeyNotFound) {
+			break
+		}
+		if err != nil || time.Since(start) > bound {
+			t.Fatalf("Get of the key read only by Get, %s after the write: %v", time.Since(start), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := testserver.ZkCli(t, endpoints, "ls /"+dir, "ls /"+dir+"-get"); got != "[stays]\n[]\n" {
+		t.Errorf("zkCli ls after the expiries = %q, want the expired nodes gone", got)
 	}
 }

@@ -59,6 +59,10 @@ type keyWatch struct {
 	mb        *mailbox
 	out       chan *kvstore.KVPair
 	last      *kvstore.KVPair // the last pair sent; nil before the first and after a deletion
+	// due is when to read the key again to see it expire (see expiry.go); zero for never.
+	due time.Time
+	// recheck is set when due came without any event: the key's data watch is still armed.
+	recheck bool
 }
 
 func (w *keyWatch) run(ctx context.Context) {
@@ -80,22 +84,44 @@ func (w *keyWatch) run(ctx context.Context) {
 
 // read returns the current pair (nil if the key does not exist) and leaves a watch armed on it.
 func (w *keyWatch) read(ctx context.Context) (*kvstore.KVPair, error) {
-	n, err := call(ctx, w.s.sess, func(c *zk.Conn) (znode, error) {
+	type result struct {
+		znode
+		ttl time.Duration
+	}
+	recheck := w.recheck
+	w.recheck = false
+	r, err := call(ctx, w.s.sess, func(c *zk.Conn) (result, error) {
+		read := getW(c)
+		if recheck {
+			read = c.Get // the data watch of the last read has not fired: arming another would pile up
+		}
 		for {
-			data, stat, _, err := c.GetW(w.path)
+			// An expired key is deleted, which fires the key's data watch.
+			n, ttl, err := w.s.readLive(c, w.path, read)
+			read = getW(c)
 			if !errors.Is(err, zk.ErrNoNode) {
-				return znode{data, stat}, err
+				return result{n, ttl}, err
 			}
 			// An exists watch reports the creation; a node created in between is read again.
 			if exists, _, _, err := c.ExistsW(w.path); err != nil || !exists {
-				return znode{}, err
+				return result{}, err
 			}
 		}
 	})
-	if err != nil || n.data == nil {
+	w.due = time.Time{}
+	if err != nil || r.data == nil {
 		return nil, err
 	}
-	return &kvstore.KVPair{Key: w.key, Value: n.data, LastIndex: uint64(n.stat.Mzxid)}, nil
+	w.due = pollAt(r.ttl, r.stat, time.Now())
+	return &kvstore.KVPair{Key: w.key, Value: r.data, LastIndex: uint64(r.stat.Mzxid)}, nil
+}
+
+// getW is c.GetW as readLive reads: the watch fires into the session's router.
+func getW(c *zk.Conn) func(path string) ([]byte, *zk.Stat, error) {
+	return func(path string) ([]byte, *zk.Stat, error) {
+		data, stat, _, err := c.GetW(path)
+		return data, stat, err
+	}
 }
 
 // send delivers pair if it is news: a newer version, or a deletion of a key that was reported.
@@ -114,16 +140,21 @@ func (w *keyWatch) send(ctx context.Context, pair *kvstore.KVPair) bool {
 }
 
 // await waits until the node may have changed: one of its events, a renewed session after the
-// watches were lost, or, after a failed read, a session event or the retry timer.
+// watches were lost, its expiry, or, after a failed read, a session event or the retry timer.
 func (w *keyWatch) await(ctx context.Context, failed bool) bool {
 	var retry <-chan time.Time
 	if failed {
 		retry = w.s.sess.retryTimer()
 	}
+	expiry, stop := expiryTimer(w.due)
+	defer stop()
 	for {
 		select {
 		case <-w.mb.wake:
 		case <-retry:
+			return true
+		case <-expiry:
+			w.recheck = true
 			return true
 		case <-ctx.Done():
 			return false

@@ -65,6 +65,12 @@ type watched struct {
 	kids      map[string]bool
 	dataArmed bool
 	kidsArmed bool
+	// ttl, mtime and children (counting nodes that are not keys) tell when the key expires.
+	ttl      time.Duration
+	mtime    int64
+	children int32
+	// recheck is set when the key is due to expire: its data is read again, its watch kept.
+	recheck bool
 }
 
 func (t *treeWatch) run(ctx context.Context) {
@@ -95,14 +101,17 @@ func (t *treeWatch) refresh(ctx context.Context) error {
 			n := t.nodes[path]
 			switch {
 			case n != nil:
-				batch = append(batch, reading{path: path, wantData: !n.dataArmed, wantKids: !n.kidsArmed, top: path == t.top})
+				batch = append(batch, reading{
+					path: path, wantData: !n.dataArmed || n.recheck, armed: n.dataArmed,
+					wantKids: !n.kidsArmed, top: path == t.top,
+				})
 			case path == t.top:
 				batch = append(batch, reading{path: path, wantKids: true, top: true})
 			default:
 				delete(t.stale, path) // dropped since it was marked
 			}
 		}
-		readAll(ctx, t.s.sess, batch)
+		readAll(ctx, t.s, batch)
 		// Parents first: see apply.
 		slices.SortFunc(batch, func(a, b reading) int { return cmp.Compare(len(a.path), len(b.path)) })
 		var err error
@@ -125,11 +134,15 @@ type reading struct {
 	path               string
 	wantData, wantKids bool
 	top                bool // the directory's node, whose creation is watched for while it is gone
+	armed              bool // the data watch is armed: read the data without arming another
 
-	data  []byte
-	index uint64
-	names []string
-	gone  bool // the node does not exist
+	data     []byte
+	index    uint64
+	ttl      time.Duration
+	mtime    int64
+	children int32
+	names    []string
+	gone     bool // the node does not exist
 	// created is set when the top node, gone, was created before its creation was watched for.
 	created bool
 	err     error
@@ -139,7 +152,7 @@ type reading struct {
 var errNotRead = errors.New("zookeeper: node not read")
 
 // readAll fills in the readings, in parallel.
-func readAll(ctx context.Context, sess *session, batch []reading) {
+func readAll(ctx context.Context, s *Store, batch []reading) {
 	todo := make([]*reading, len(batch))
 	for i := range batch {
 		batch[i].err = errNotRead
@@ -148,9 +161,9 @@ func readAll(ctx context.Context, sess *session, batch []reading) {
 	_ = forEach(ctx, todo, func(ctx context.Context, r *reading) error {
 		want := *r
 		want.err = nil
-		got, err := call(ctx, sess, func(c *zk.Conn) (reading, error) {
+		got, err := call(ctx, s.sess, func(c *zk.Conn) (reading, error) {
 			got := want
-			err := got.read(c)
+			err := got.read(s, c)
 			return got, err
 		})
 		if err != nil {
@@ -162,16 +175,22 @@ func readAll(ctx context.Context, sess *session, batch []reading) {
 	})
 }
 
-func (r *reading) read(c *zk.Conn) error {
+func (r *reading) read(s *Store, c *zk.Conn) error {
 	var err error
 	if r.wantData {
-		var stat *zk.Stat
-		if r.data, stat, _, err = c.GetW(r.path); err == nil {
-			r.index = uint64(stat.Mzxid)
+		read := getW(c)
+		if r.armed {
+			read = c.Get
+		}
+		// An expired key reads as gone; its deletion fires the watches of the node and its parent.
+		var n znode
+		if n, r.ttl, err = s.readLive(c, r.path, read); err == nil {
+			r.data, r.index, r.mtime, r.children = n.data, uint64(n.stat.Mzxid), n.stat.Mtime, n.stat.NumChildren
 		}
 	}
 	if err == nil && r.wantKids {
 		r.names, _, _, err = c.ChildrenW(r.path)
+		r.children = int32(len(r.names))
 	}
 	if errors.Is(err, zk.ErrNoNode) {
 		r.gone = true
@@ -211,7 +230,11 @@ func (t *treeWatch) apply(r *reading) {
 		t.nodes[r.path] = n
 	}
 	if r.wantData {
-		n.data, n.index, n.dataArmed = r.data, r.index, true
+		n.data, n.index, n.dataArmed, n.recheck = r.data, r.index, true, false
+		n.ttl, n.mtime = r.ttl, r.mtime
+	}
+	if r.wantData || r.wantKids {
+		n.children = r.children
 	}
 	if r.wantKids {
 		t.setKids(n, r.path, r.names)
@@ -280,16 +303,22 @@ func (t *treeWatch) send(ctx context.Context) bool {
 }
 
 // await waits for events, marks the nodes they concern stale, and returns once something is.
-// After a failed read, a session event or the retry timer also ends the wait.
+// The nearest expiry of a key marks the keys due. After a failed read, a session event or the
+// retry timer also ends the wait.
 func (t *treeWatch) await(ctx context.Context, failed bool) bool {
 	var retry <-chan time.Time
 	if failed {
 		retry = t.s.sess.retryTimer()
 	}
+	expiry, stop := expiryTimer(t.nextExpiry())
+	defer stop()
 	for len(t.stale) == 0 || failed {
 		select {
 		case <-t.mb.wake:
 		case <-retry:
+			return true
+		case now := <-expiry:
+			t.markExpired(now)
 			return true
 		case <-ctx.Done():
 			return false
@@ -329,6 +358,33 @@ func (t *treeWatch) mark(m mail) {
 		}
 		if ev.has(zk.EventNodeDeleted, zk.EventNodeChildrenChanged) {
 			n.kidsArmed = false
+			t.stale[path] = true
+		}
+	}
+}
+
+// nextExpiry returns when the first key of the copy is due to expire (zero for none).
+func (t *treeWatch) nextExpiry() time.Time {
+	var first time.Time
+	for path, n := range t.nodes {
+		if path == t.top || n.data == nil {
+			continue
+		}
+		if due := recheckAt(n.ttl, n.mtime, n.children); !due.IsZero() && (first.IsZero() || due.Before(first)) {
+			first = due
+		}
+	}
+	return first
+}
+
+// markExpired marks stale the keys due to expire by now, to read again.
+func (t *treeWatch) markExpired(now time.Time) {
+	for path, n := range t.nodes {
+		if path == t.top || n.data == nil {
+			continue
+		}
+		if due := recheckAt(n.ttl, n.mtime, n.children); !due.IsZero() && !due.After(now) {
+			n.recheck = true
 			t.stale[path] = true
 		}
 	}

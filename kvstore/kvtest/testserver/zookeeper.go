@@ -20,8 +20,9 @@ import (
 const ZooKeeperTick = 500 * time.Millisecond
 
 // ZooKeeper starts a standalone ZooKeeper 3.8 (the Debian package) for the test, with TTL nodes
-// enabled (zookeeper.extendedTypesEnabled, unless WithoutTTLNodes) and swept every 100ms, a
-// tickTime of ZooKeeperTick, four-letter-word commands allowed and the admin server off.
+// enabled (zookeeper.extendedTypesEnabled, unless WithoutTTLNodes) and swept at the stock
+// interval (a minute), a tickTime of ZooKeeperTick, four-letter-word commands allowed and the
+// admin server off.
 //
 // With WithTLS, only the secure client port is open (Netty, PEM key and trust stores); the
 // server requires a client certificate. With WithAuth, see WithAuth: clients must add digest
@@ -61,9 +62,8 @@ func zooKeeperArgs(s *Server, o options, cfgPath string) []string {
 		// A small heap and the quick JIT tier: these servers hold little and live briefly.
 		"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 		"-Djava.net.preferIPv4Stack=true",
-		// Expired TTL nodes and empty containers are removed by a sweep that runs once a minute
-		// by default; tests of TTLs need it to run often.
-		"-Dznode.container.checkIntervalMs=100",
+		// No znode.container.checkIntervalMs: the server sweeps expired TTL nodes once a minute,
+		// as a stock server does, and the Store's own expiry is what tests of TTLs see.
 		"-Dorg.slf4j.simpleLogger.showDateTime=true",
 	}
 	if !o.noTTLNodes {
